@@ -1,0 +1,47 @@
+"""The small vocabulary every benchmark speaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from proctor.harness.taskfile import Params
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One benchmark item. ``prompt`` is chat messages, or plain text for completions."""
+
+    id: str
+    prompt: list[Message] | str
+    target: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Score:
+    """What the scorer made of one response: the extracted answer and one value per metric.
+
+    Values in [0, 1] are proportions (their CI is Wilson's); others get a normal CI.
+    """
+
+    extracted: Any
+    scores: dict[str, float]
+
+
+class Benchmark(Protocol):
+    """A named benchmark: loads its samples and scores one response at a time."""
+
+    name: str
+    endpoint_types: tuple[str, ...]  # which of "chat", "completions" it supports
+    default_max_tokens: int
+
+    def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
+        """All samples in a stable order (subsetting and repeats are the runner's job)."""
+        ...
+
+    def score(self, sample: Sample, response: str) -> Score:
+        """Score one response (reasoning already stripped). Must not raise on garbage."""
+        ...

@@ -1,0 +1,107 @@
+"""The harness input, task.yaml: the only thing the launcher hands to a task.
+
+Field order is part of the on-disk format; bump ``schema_version`` on any change
+that an older harness could misread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Endpoint(_Strict):
+    """Where to send requests. Holds the *name* of the key's variable, never its value."""
+
+    url: str
+    model_id: str
+    type: Literal["chat", "completions"] = "chat"
+    api_key_name: str | None = None
+
+
+class Params(_Strict):
+    """Generation and run parameters of one task (merged: evaluation.params, then the task's)."""
+
+    limit_samples: int | float | None = Field(
+        default=None, description="a count (>= 1) or a fraction in (0, 1): seeded subset"
+    )
+    n_repeats: int = Field(default=1, ge=1)
+    parallelism: int = Field(default=8, ge=1, le=1024)
+    request_timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=100)
+    max_error_rate: float = Field(default=0.05, ge=0, le=1)
+    temperature: float = Field(default=0.0, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    seed: int = 1234
+    stop: list[str] | None = None
+    system_prompt: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict, description="benchmark-specific options")
+
+    @field_validator("limit_samples")
+    @classmethod
+    def _limit_positive(cls, v: int | float | None) -> int | float | None:
+        if v is None:
+            return v
+        if isinstance(v, bool):
+            raise ValueError("must be a count (>= 1) or a fraction in (0, 1)")
+        if isinstance(v, float) and not v.is_integer():
+            if not 0 < v < 1:
+                raise ValueError("a fraction must lie in (0, 1)")
+            return v
+        if v < 1:
+            raise ValueError("must be a count (>= 1) or a fraction in (0, 1)")
+        return int(v)
+
+
+# Parameters that change how fast a run goes, not what it measures: they may differ
+# between a run and its resume.
+_OPERATIONAL = {"parallelism", "request_timeout", "max_retries", "max_error_rate"}
+
+
+class TaskSpec(_Strict):
+    """One evaluation task as the harness sees it."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str
+    benchmark: str
+    endpoint: Endpoint
+    params: Params = Field(default_factory=Params)
+    dataset_dir: str | None = None
+
+    def config_hash(self) -> str:
+        """Hash of everything that decides which samples exist and what they score.
+
+        The endpoint URL and the operational parameters are left out so that a
+        resume against a restarted server, or with more parallelism, continues
+        the same journal.
+        """
+        params = {k: v for k, v in self.params.model_dump().items() if k not in _OPERATIONAL}
+        basis = {
+            "benchmark": self.benchmark,
+            "model_id": self.endpoint.model_id,
+            "type": self.endpoint.type,
+            "params": params,
+            "dataset_dir": self.dataset_dir,
+        }
+        canonical = json.dumps(basis, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
+
+    @classmethod
+    def load(cls, path: Path) -> TaskSpec:
+        with open(path, encoding="utf-8") as f:
+            return cls.model_validate(yaml.safe_load(f))

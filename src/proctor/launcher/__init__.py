@@ -1,0 +1,1 @@
+"""Host side: config, plan, render, containers, status."""
