@@ -1,0 +1,314 @@
+"""Run configs: a YAML file over built-in defaults, dotted overrides, pydantic validation.
+
+Every failure is a ProctorError with one line that names the file, key or value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import ipaddress
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from proctor.harness import benchmarks
+from proctor.harness.taskfile import Params
+from proctor.launcher.errors import ProctorError
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_IMAGE = "proctor-harness:latest"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+def _env_name(value: str, what: str) -> str:
+    if not ENV_NAME.match(value):
+        raise ValueError(
+            f"{what} must be the NAME of an environment variable (got {value!r}); "
+            "put the value in .env or the environment, never in the config"
+        )
+    return value
+
+
+class ApiEndpoint(_Strict):
+    url: str
+    model_id: str
+    type: Literal["chat", "completions"] = "chat"
+    api_key_name: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {v!r} (e.g. http://127.0.0.1:8000/v1)")
+        return v
+
+    @field_validator("api_key_name")
+    @classmethod
+    def _key_name(cls, v: str | None) -> str | None:
+        return None if v is None else _env_name(v, "api_key_name")
+
+    def is_loopback(self) -> bool:
+        host = urlsplit(self.url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+
+class Target(_Strict):
+    api_endpoint: ApiEndpoint
+
+
+class Deployment(_Strict):
+    type: Literal["none"] = "none"
+
+
+def _env_vars(v: dict[str, str]) -> dict[str, str]:
+    for inner, outer in v.items():
+        _env_name(inner, "an env_vars key")
+        _env_name(str(outer), f"env_vars.{inner}")
+    return v
+
+
+class TaskConfig(_Strict):
+    name: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    env_vars: dict[str, str] = Field(default_factory=dict)
+    container: str | None = None
+    command: str | None = None
+    dataset_dir: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
+            raise ValueError(f"task name {v!r} may hold only letters, digits, '_', '.', '-'")
+        return v
+
+    _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
+
+
+class Evaluation(_Strict):
+    params: dict[str, Any] = Field(default_factory=dict)
+    env_vars: dict[str, str] = Field(default_factory=dict)
+    tasks: list[TaskConfig] = Field(min_length=1)
+
+    _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
+
+
+class Execution(_Strict):
+    type: Literal["local"] = "local"
+    output_dir: str = "outputs"
+    mode: Literal["parallel", "sequential"] = "parallel"
+    max_parallel: int = Field(default=4, ge=1, le=256)
+    network: Literal["auto", "host", "bridge"] = "auto"
+    extra_docker_args: list[str] = Field(default_factory=list)
+    image: str = DEFAULT_IMAGE
+
+
+class RunConfig(_Strict):
+    """A whole run config. Field order is the order of invocation.yaml."""
+
+    target: Target
+    deployment: Deployment = Field(default_factory=Deployment)
+    evaluation: Evaluation
+    execution: Execution = Field(default_factory=Execution)
+
+    def task_params(self, task: TaskConfig) -> Params:
+        """evaluation.params overlaid by the task's own params, validated."""
+        merged = _deep_merge(self.evaluation.params, task.params)
+        return Params.model_validate(merged)
+
+    def config_hash(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = (
+            _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        )
+    return out
+
+
+# -- loading -----------------------------------------------------------------------------
+
+
+def load(path: Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read ``path``, apply ``-o key=value`` overrides, validate. Raises ProctorError."""
+    raw = read_yaml(path)
+    for item in overrides or []:
+        apply_override(raw, item)
+    return validate(raw, str(path))
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ProctorError(f"config file not found: {path} (pass an existing file to --config)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise ProctorError(f"{path}: YAML syntax error at {where}: {e.problem}") from None
+    except yaml.YAMLError as e:
+        raise ProctorError(f"{path}: YAML syntax error: {e}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ProctorError(f"{path}: the top level must be a mapping (target:, evaluation:, ...)")
+    return data
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``dotted.key=value`` in place; the value is parsed as YAML.
+
+    List items are addressed by index, and evaluation.tasks also by task name.
+    """
+    key, sep, text = item.partition("=")
+    parts = key.strip().split(".")
+    if not sep or not key.strip() or any(not p for p in parts):
+        raise ProctorError(
+            f"malformed override {item!r}: write -o dotted.key=value, "
+            "e.g. -o evaluation.params.limit_samples=20"
+        )
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[:depth]) or "the top level"
+        if isinstance(node, list):
+            index = _list_index(node, part, parts[:depth], item)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise ProctorError(f"override {item!r}: {here} is a value, not a mapping or list")
+
+
+def _list_index(node: list[Any], part: str, path: list[str], item: str) -> int:
+    where = ".".join(path)
+    if part.lstrip("-").isdigit():
+        index = int(part)
+        if not -len(node) <= index < len(node):
+            raise ProctorError(
+                f"override {item!r}: {where} has {len(node)} items, no index {index}"
+            )
+        return index
+    names = [t.get("name") for t in node if isinstance(t, dict)]
+    matches = [i for i, t in enumerate(node) if isinstance(t, dict) and t.get("name") == part]
+    if not matches:
+        raise ProctorError(
+            f"override {item!r}: no item named {part!r} in {where} (have: {', '.join(map(str, names))})"
+        )
+    if len(matches) > 1:
+        raise ProctorError(
+            f"override {item!r}: {part!r} appears {len(matches)} times in {where}; "
+            f"address it by index ({', '.join(map(str, matches))})"
+        )
+    return matches[0]
+
+
+def validate(raw: dict[str, Any], source: str) -> RunConfig:
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as e:
+        raise ProctorError(f"{source}: {_describe(e.errors()[0], RunConfig)}") from None
+    try:
+        Params.model_validate(config.evaluation.params)
+    except ValidationError as e:
+        raise ProctorError(
+            f"{source}: {_describe(e.errors()[0], Params, 'evaluation.params')}"
+        ) from None
+    for i, task in enumerate(config.evaluation.tasks):
+        try:
+            config.task_params(task)
+        except ValidationError as e:
+            where = f"evaluation.tasks.{task.name}.params"
+            raise ProctorError(f"{source}: {_describe(e.errors()[0], Params, where)}") from None
+        if task.command is None and task.container is None:
+            try:
+                bench = benchmarks.get(task.name)
+            except KeyError:
+                known = ", ".join(sorted(benchmarks.CATALOG))
+                hint = _did_you_mean(task.name, list(benchmarks.CATALOG))
+                raise ProctorError(
+                    f"{source}: evaluation.tasks[{i}].name: unknown benchmark {task.name!r}{hint} "
+                    f"(known: {known}; or give the task a container/command)"
+                ) from None
+            if config.target.api_endpoint.type not in bench.endpoint_types:
+                raise ProctorError(
+                    f"{source}: benchmark {task.name!r} needs a "
+                    f"{' or '.join(bench.endpoint_types)} endpoint, but "
+                    f"target.api_endpoint.type is {config.target.api_endpoint.type!r}"
+                )
+    return config
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(err: Any, model: type[BaseModel], prefix: str = "") -> str:
+    """One line for one pydantic error, with the dotted path and a hint for typos."""
+    loc = [str(p) for p in err["loc"]]
+    path = ".".join([prefix, *loc] if prefix else loc)
+    if err["type"] == "extra_forbidden":
+        fields = _fields_at(model, loc[:-1])
+        return f"unknown key {path!r}{_did_you_mean(loc[-1], fields)}"
+    if err["type"] == "missing":
+        return f"missing required key {path!r}"
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{path}: {msg}{shown}"
+
+
+def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
+    """Field names of the model reached by following ``loc`` (list indexes skipped)."""
+    current: Any = model
+    for part in loc:
+        if part.isdigit():
+            continue
+        fields = getattr(current, "model_fields", None) or {}
+        if part == "params":
+            current = Params  # params are plain dicts in the config, validated as Params
+        elif part in fields:
+            current = _model_in(fields[part].annotation)
+        else:
+            return []
+    return list(getattr(current, "model_fields", None) or {})
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None

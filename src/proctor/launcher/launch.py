@@ -1,0 +1,124 @@
+"""`inv run`: config -> plan -> invocation folder -> run_all.sh started detached."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tabulate import tabulate
+
+from proctor.launcher import config as config_mod
+from proctor.launcher import containers, envfile
+from proctor.launcher.errors import ProctorError
+from proctor.launcher.plan import Plan, make_plan
+from proctor.launcher.render import render_files
+
+
+@dataclass(frozen=True)
+class Launched:
+    plan: Plan
+    files: dict[str, tuple[str, int]]
+    started: bool
+
+
+def prepare(
+    config_path: str,
+    overrides: list[str] | None = None,
+    tasks: list[str] | None = None,
+    env_file: str | None = None,
+    cwd: Path | None = None,
+) -> tuple[Plan, dict[str, tuple[str, int]]]:
+    """Validate everything that can be checked without Docker and render every file."""
+    cwd = cwd or Path.cwd()
+    path = Path(config_path).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    cfg = config_mod.load(path, overrides)
+    env_path = envfile.locate(env_file, cwd)
+    out = Path(cfg.execution.output_dir).expanduser()
+    if not out.is_absolute():
+        cfg.execution.output_dir = str(cwd / out)
+    plan = make_plan(cfg, path, tasks=tasks, env_file=env_path)
+    envfile.require(plan.required_env(), envfile.environment(env_path), env_path)
+    return plan, render_files(plan)
+
+
+def launch(
+    config_path: str,
+    overrides: list[str] | None = None,
+    tasks: list[str] | None = None,
+    env_file: str | None = None,
+    dry_run: bool = False,
+) -> Launched:
+    """Plan and (unless ``dry_run``) write the invocation folder and start it detached."""
+    plan, files = prepare(config_path, overrides, tasks, env_file)
+    if dry_run:
+        return Launched(plan, files, started=False)
+    _check_output_dir(Path(plan.config.execution.output_dir))
+    client = containers.connect()
+    containers.require_images(client, [job.image for job in plan.jobs], plan.config.execution.image)
+    write_folder(plan.folder, files, [job.dirname for job in plan.jobs])
+    start(plan.folder)
+    return Launched(plan, files, started=True)
+
+
+def _check_output_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ProctorError(
+            f"execution.output_dir {out} cannot be created ({e.strerror}): "
+            "choose a writable folder with -o execution.output_dir=PATH"
+        ) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ProctorError(
+            f"execution.output_dir {out} is not writable: "
+            "choose a writable folder with -o execution.output_dir=PATH"
+        )
+
+
+def write_folder(folder: Path, files: dict[str, tuple[str, int]], task_dirs: list[str]) -> None:
+    """Write every file into a hidden temp folder, then rename it: never half-made."""
+    if folder.exists():
+        raise ProctorError(f"invocation folder {folder} already exists; not overwriting it")
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    try:
+        tmp.mkdir()
+        for rel, (text, mode) in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            target.chmod(mode)
+        for name in task_dirs:
+            (tmp / name / "artifacts").mkdir(parents=True, exist_ok=True)
+            (tmp / name / "logs").mkdir(parents=True, exist_ok=True)
+        tmp.rename(folder)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ProctorError(f"cannot write {folder}: {e.strerror or e}") from None
+
+
+def start(folder: Path) -> int:
+    """Start run_all.sh in its own session, detached; return its pid."""
+    with open(folder / "run_all.log", "ab") as log:
+        proc = subprocess.Popen(
+            ["bash", str(folder / "run_all.sh")],
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def describe(plan: Plan) -> str:
+    """The plan as a table (for --dry-run and for the line after a start)."""
+    rows = [
+        [plan.job_id(job), job.dirname, job.spec.benchmark, job.image, job.container_name]
+        for job in plan.jobs
+    ]
+    return tabulate(rows, headers=["job", "task", "benchmark", "image", "container"])

@@ -1,0 +1,145 @@
+"""From a validated config to a plan: the invocation id, its folder and one Job per task."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from proctor.harness.taskfile import Endpoint, TaskSpec
+from proctor.launcher.config import RunConfig, TaskConfig
+from proctor.launcher.errors import ProctorError
+
+HARNESS_COMMAND = "proctor-eval --task-file /proctor/task.yaml --results /results"
+DATASETS_MOUNT = "/datasets"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One task of an invocation: its folder, container and what the harness gets."""
+
+    index: int
+    dirname: str
+    spec: TaskSpec
+    image: str
+    command: str
+    custom_command: bool
+    env_vars: dict[str, str]  # name inside the container -> name on the host
+    dataset_dir: Path | None
+    container_name: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    invocation_id: str
+    created: datetime
+    folder: Path
+    config: RunConfig
+    config_path: Path
+    env_file: Path | None
+    network: str
+    user: str
+    jobs: list[Job] = field(default_factory=list)
+
+    def job_id(self, job: Job) -> str:
+        return f"{self.invocation_id}.{job.index}"
+
+    def required_env(self) -> list[str]:
+        """Every host variable some job needs, in a stable order."""
+        names = dict.fromkeys(name for job in self.jobs for name in job.env_vars.values())
+        return list(names)
+
+
+def make_plan(
+    config: RunConfig,
+    config_path: Path,
+    *,
+    tasks: list[str] | None = None,
+    env_file: Path | None = None,
+    now: datetime | None = None,
+    invocation_id: str | None = None,
+) -> Plan:
+    """Select the tasks, name every job and build its TaskSpec. Touches no file."""
+    chosen = _select(config.evaluation.tasks, tasks or [], config_path)
+    now = now or datetime.now(UTC)
+    inv = invocation_id or secrets.token_hex(4)
+    out = Path(config.execution.output_dir).expanduser()
+    folder = out / f"{now:%Y%m%d-%H%M%S}-{inv}"
+    endpoint = config.target.api_endpoint
+    counts = Counter(t.name for t in chosen)
+    seen: Counter[str] = Counter()
+    jobs = []
+    for index, task in enumerate(chosen):
+        seen[task.name] += 1
+        dirname = f"{task.name}.{seen[task.name]}" if counts[task.name] > 1 else task.name
+        env_vars = {**config.evaluation.env_vars, **task.env_vars}
+        if endpoint.api_key_name:
+            env_vars.setdefault(endpoint.api_key_name, endpoint.api_key_name)
+        dataset_dir = _dataset_dir(task, config_path)
+        spec = TaskSpec(
+            name=dirname,
+            benchmark=task.name,
+            endpoint=Endpoint(**endpoint.model_dump()),
+            params=config.task_params(task),
+            dataset_dir=DATASETS_MOUNT if dataset_dir else None,
+        )
+        jobs.append(
+            Job(
+                index=index,
+                dirname=dirname,
+                spec=spec,
+                image=task.container or config.execution.image,
+                command=task.command or HARNESS_COMMAND,
+                custom_command=task.command is not None,
+                env_vars=env_vars,
+                dataset_dir=dataset_dir,
+                container_name=f"proctor-{inv}-{index}-{_slug(dirname)}",
+            )
+        )
+    network = config.execution.network
+    if network == "auto":
+        network = "host" if endpoint.is_loopback() else "bridge"
+    return Plan(
+        invocation_id=inv,
+        created=now,
+        folder=folder,
+        config=config,
+        config_path=config_path,
+        env_file=env_file,
+        network=network,
+        user=f"{os.getuid()}:{os.getgid()}",
+        jobs=jobs,
+    )
+
+
+def _select(all_tasks: list[TaskConfig], wanted: list[str], config_path: Path) -> list[TaskConfig]:
+    if not wanted:
+        return list(all_tasks)
+    names = [t.name for t in all_tasks]
+    for name in wanted:
+        if name not in names:
+            raise ProctorError(
+                f"unknown --task {name!r}: {config_path} has {', '.join(dict.fromkeys(names))}"
+            )
+    return [t for t in all_tasks if t.name in wanted]
+
+
+def _dataset_dir(task: TaskConfig, config_path: Path) -> Path | None:
+    if task.dataset_dir is None:
+        return None
+    path = Path(task.dataset_dir).expanduser()
+    # Relative to the config file, as docker compose does, so a config travels with its data.
+    path = (path if path.is_absolute() else config_path.parent / path).resolve()
+    if not path.is_dir():
+        raise ProctorError(
+            f"{config_path}: evaluation.tasks.{task.name}.dataset_dir: no such directory: {path}"
+        )
+    return path
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", name)

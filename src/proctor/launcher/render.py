@@ -1,0 +1,131 @@
+"""Jinja2 rendering of the shell scripts: StrictUndefined, every value shell-quoted."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+import proctor
+from proctor.launcher.plan import DATASETS_MOUNT, Job, Plan
+
+TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+
+LABEL_INVOCATION = "proctor.invocation"
+LABEL_JOB = "proctor.job"
+LABEL_TASK = "proctor.task"
+LABEL_CONFIG_HASH = "proctor.config-hash"
+
+
+def _quote(value: Any) -> str:
+    return shlex.quote("" if value is None else str(value))
+
+
+def _quote_words(values: Iterable[Any]) -> str:
+    return " ".join(_quote(v) for v in values)
+
+
+def environment(templates: Path = TEMPLATES) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["q"] = _quote
+    env.filters["qwords"] = _quote_words
+    return env
+
+
+def labels(plan: Plan, job: Job) -> list[tuple[str, str]]:
+    return [
+        (LABEL_INVOCATION, plan.invocation_id),
+        (LABEL_JOB, plan.job_id(job)),
+        (LABEL_TASK, job.dirname),
+        (LABEL_CONFIG_HASH, job.spec.config_hash()),
+    ]
+
+
+def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
+    env = env or environment()
+    folder = plan.folder.resolve()
+    renames = [(inner, outer) for inner, outer in job.env_vars.items() if inner != outer]
+    return env.get_template("run.sh.j2").render(
+        job_id=plan.job_id(job),
+        task=job.dirname,
+        invocation_id=plan.invocation_id,
+        version=proctor.__version__,
+        task_dir=str(folder / job.dirname),
+        container_name=job.container_name,
+        env_file=str(plan.env_file) if plan.env_file else "",
+        python=sys.executable,
+        env_names=list(dict.fromkeys(job.env_vars.values())),
+        env_renames=renames,
+        env_inner=list(job.env_vars),
+        labels=labels(plan, job),
+        user=plan.user,
+        network=plan.network,
+        dataset_dir=str(job.dataset_dir) if job.dataset_dir else "",
+        datasets_mount=DATASETS_MOUNT,
+        extra_docker_args=plan.config.execution.extra_docker_args,
+        image=job.image,
+        command=job.command,
+    )
+
+
+def render_run_all(plan: Plan, env: Environment | None = None) -> str:
+    env = env or environment()
+    return env.get_template("run_all.sh.j2").render(
+        invocation_id=plan.invocation_id,
+        invocation_dir=str(plan.folder.resolve()),
+        mode=plan.config.execution.mode,
+        max_parallel=plan.config.execution.max_parallel,
+        tasks=[job.dirname for job in plan.jobs],
+    )
+
+
+def invocation_record(plan: Plan) -> dict[str, Any]:
+    """invocation.yaml: the resolved config (names of secrets only, never values)."""
+    return {
+        "schema_version": 1,
+        "id": plan.invocation_id,
+        "created": plan.created.isoformat(timespec="seconds"),
+        "proctor_version": proctor.__version__,
+        "config_path": str(plan.config_path.resolve()),
+        "config_hash": plan.config.config_hash(),
+        "env_file": str(plan.env_file) if plan.env_file else None,
+        "network": plan.network,
+        "jobs": [
+            {
+                "id": plan.job_id(job),
+                "index": job.index,
+                "task": job.dirname,
+                "benchmark": job.spec.benchmark,
+                "image": job.image,
+                "container": job.container_name,
+                "config_hash": job.spec.config_hash(),
+            }
+            for job in plan.jobs
+        ],
+        "config": plan.config.model_dump(mode="json"),
+    }
+
+
+def render_files(plan: Plan) -> dict[str, tuple[str, int]]:
+    """Every file of the invocation folder: relative path -> (text, mode)."""
+    env = environment()
+    files = {
+        "invocation.yaml": (yaml.safe_dump(invocation_record(plan), sort_keys=False), 0o644),
+        "run_all.sh": (render_run_all(plan, env), 0o755),
+    }
+    for job in plan.jobs:
+        files[f"{job.dirname}/run.sh"] = (render_run(plan, job, env), 0o755)
+        files[f"{job.dirname}/task.yaml"] = (job.spec.to_yaml(), 0o644)
+    return files
