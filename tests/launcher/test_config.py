@@ -1,0 +1,187 @@
+"""Config loading: defaults, overrides, and one clear line for every mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from proctor.launcher import config
+from proctor.launcher.errors import ProctorError
+
+BASE = {
+    "target": {"api_endpoint": {"url": "http://127.0.0.1:8000/v1", "model_id": "m"}},
+    "evaluation": {"tasks": [{"name": "gsm8k"}, {"name": "mmlu"}]},
+}
+
+
+def write(tmp_path: Path, data: object, name: str = "c.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def error(tmp_path: Path, data: object, overrides: list[str] | None = None) -> str:
+    with pytest.raises(ProctorError) as e:
+        config.load(write(tmp_path, data), overrides)
+    message = str(e.value)
+    assert "\n" not in message
+    return message
+
+
+def test_defaults_fill_what_the_file_leaves_out(tmp_path):
+    cfg = config.load(write(tmp_path, BASE))
+    assert cfg.execution.mode == "parallel"
+    assert cfg.execution.max_parallel == 4
+    assert cfg.execution.network == "auto"
+    assert cfg.deployment.type == "none"
+    assert cfg.target.api_endpoint.type == "chat"
+    assert cfg.task_params(cfg.evaluation.tasks[0]).n_repeats == 1
+
+
+def test_overrides_parse_yaml_and_address_tasks_by_name_and_index(tmp_path):
+    cfg = config.load(
+        write(tmp_path, BASE),
+        [
+            "evaluation.params.limit_samples=20",
+            "evaluation.tasks.mmlu.params.limit_samples=5",
+            "evaluation.tasks.0.params.stop=['\\n\\n', END]",
+            "execution.mode=sequential",
+            "target.api_endpoint.model_id=other=name",
+        ],
+    )
+    gsm8k, mmlu = cfg.evaluation.tasks
+    assert cfg.task_params(gsm8k).limit_samples == 20
+    assert cfg.task_params(mmlu).limit_samples == 5
+    assert cfg.task_params(gsm8k).stop == ["\n\n", "END"]
+    assert cfg.execution.mode == "sequential"
+    assert cfg.target.api_endpoint.model_id == "other=name"
+
+
+def test_task_params_overlay_evaluation_params(tmp_path):
+    data = {
+        **BASE,
+        "evaluation": {
+            "params": {"temperature": 0.5, "extra": {"a": 1, "b": 2}},
+            "tasks": [{"name": "gsm8k", "params": {"extra": {"b": 3}}}],
+        },
+    }
+    cfg = config.load(write(tmp_path, data))
+    params = cfg.task_params(cfg.evaluation.tasks[0])
+    assert params.temperature == 0.5
+    assert params.extra == {"a": 1, "b": 3}
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ProctorError, match="config file not found: .*nope.yaml"):
+        config.load(tmp_path / "nope.yaml")
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path):
+    message = error(tmp_path, "target:\n  api_endpoint:\n    url: [unclosed\nevaluation: {}\n")
+    assert "c.yaml" in message and "YAML syntax error at line" in message
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    data["execution"] = {"max_paralel": 2}
+    message = error(tmp_path, data)
+    assert "unknown key 'execution.max_paralel'" in message
+    assert "did you mean 'max_parallel'" in message
+
+
+def test_unknown_param_suggests_the_right_one(tmp_path):
+    message = error(tmp_path, BASE, ["evaluation.params.limit_sample=3"])
+    assert "unknown key 'evaluation.params.limit_sample'" in message
+    assert "did you mean 'limit_samples'" in message
+
+
+def test_wrong_type_names_its_path(tmp_path):
+    message = error(tmp_path, BASE, ["execution.max_parallel=lots"])
+    assert "execution.max_parallel" in message and "'lots'" in message
+
+
+def test_wrong_param_type_names_the_task(tmp_path):
+    message = error(tmp_path, BASE, ["evaluation.tasks.mmlu.params.parallelism=0"])
+    assert "evaluation.tasks.mmlu.params.parallelism" in message
+
+
+@pytest.mark.parametrize("item", ["nokey", "=3", "a..b=1", "evaluation.=1"])
+def test_malformed_override(tmp_path, item):
+    assert "malformed override" in error(tmp_path, BASE, [item])
+
+
+def test_override_of_a_missing_task(tmp_path):
+    message = error(tmp_path, BASE, ["evaluation.tasks.arc.params.limit_samples=1"])
+    assert "no item named 'arc' in evaluation.tasks" in message and "gsm8k" in message
+
+
+def test_override_of_a_missing_index(tmp_path):
+    assert "no index 7" in error(tmp_path, BASE, ["evaluation.tasks.7.name=x"])
+
+
+def test_override_through_a_value(tmp_path):
+    assert "is a value" in error(tmp_path, BASE, ["target.api_endpoint.url.host=x"])
+
+
+def test_override_of_an_unknown_key_is_an_unknown_key(tmp_path):
+    message = error(tmp_path, BASE, ["target.api_endpoint.modle_id=x"])
+    assert "did you mean 'model_id'" in message
+
+
+def test_unknown_benchmark(tmp_path):
+    data = {**BASE, "evaluation": {"tasks": [{"name": "gsm9k"}]}}
+    message = error(tmp_path, data)
+    assert "unknown benchmark 'gsm9k'" in message and "did you mean 'gsm8k'" in message
+
+
+def test_secret_values_are_refused_in_env_vars(tmp_path):
+    data = {
+        **BASE,
+        "evaluation": {"env_vars": {"HF_TOKEN": "hf_abc-123"}, "tasks": [{"name": "gsm8k"}]},
+    }
+    assert "NAME of an environment variable" in error(tmp_path, data)
+
+
+def test_malformed_url(tmp_path):
+    assert "not an http(s) URL" in error(tmp_path, BASE, ["target.api_endpoint.url=localhost:8000"])
+
+
+def test_missing_endpoint(tmp_path):
+    assert "missing required key 'target'" in error(tmp_path, {"evaluation": BASE["evaluation"]})
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "1.5", "true"])
+def test_bad_limits(tmp_path, value):
+    assert "limit_samples" in error(tmp_path, BASE, [f"evaluation.params.limit_samples={value}"])
+
+
+def test_fraction_and_count_limits(tmp_path):
+    cfg = config.load(
+        write(tmp_path, BASE),
+        [
+            "evaluation.tasks.gsm8k.params.limit_samples=0.25",
+            "evaluation.tasks.mmlu.params.limit_samples=7.0",
+        ],
+    )
+    assert cfg.task_params(cfg.evaluation.tasks[0]).limit_samples == 0.25
+    assert cfg.task_params(cfg.evaluation.tasks[1]).limit_samples == 7
+
+
+def test_config_hash_changes_with_content(tmp_path):
+    a = config.load(write(tmp_path, BASE))
+    b = config.load(write(tmp_path, BASE), ["evaluation.params.limit_samples=3"])
+    assert a.config_hash() != b.config_hash()
+    assert a.config_hash() == config.load(write(tmp_path, BASE)).config_hash()
+
+
+def test_loopback_detection():
+    for url, loop in [
+        ("http://127.0.0.1:1/v1", True),
+        ("http://localhost/v1", True),
+        ("http://[::1]:8/v1", True),
+        ("https://integrate.api.nvidia.com/v1", False),
+        ("http://10.0.0.2:8000/v1", False),
+    ]:
+        assert config.ApiEndpoint(url=url, model_id="m").is_loopback() is loop
