@@ -14,11 +14,26 @@ CATALOG: dict[str, str] = {
     "jsonl": "jsonl",
 }
 
+# Benchmarks added at run time by register(): tests and out-of-tree plug-ins. Looked up first.
+_REGISTERED: dict[str, Benchmark] = {}
+
+
+def register(benchmark: Benchmark) -> None:
+    """Make ``benchmark`` available to get() under ``benchmark.name`` in this process.
+
+    For test benchmarks and plug-ins that do not belong in the catalog: a script
+    calls register() and then ``proctor.harness.__main__.main()``.
+    """
+    _REGISTERED[benchmark.name] = benchmark
+
 
 def get(name: str) -> Benchmark:
     """Return the benchmark called ``name``; KeyError names the known ones."""
+    if name in _REGISTERED:
+        return _REGISTERED[name]
     if name not in CATALOG:
-        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(CATALOG))}")
+        known = ", ".join(sorted({*CATALOG, *_REGISTERED}))
+        raise KeyError(f"unknown benchmark {name!r}; known: {known}")
     module = importlib.import_module(f"proctor.harness.benchmarks.{CATALOG[name]}")
     bench: Benchmark = module.BENCHMARKS[name] if hasattr(module, "BENCHMARKS") else module.BENCHMARK
     return bench

@@ -24,7 +24,8 @@ class Sample:
 class Score:
     """What the scorer made of one response: the extracted answer and one value per metric.
 
-    Values in [0, 1] are proportions (their CI is Wilson's); others get a normal CI.
+    A metric whose values are all 0 or 1 is a proportion (its CI is Wilson's); others get a
+    normal CI (see proctor.harness.metrics).
     """
 
     extracted: Any
