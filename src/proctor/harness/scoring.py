@@ -1,0 +1,151 @@
+"""Pure helpers that turn a model's free-text response into something comparable.
+
+None of these raise on odd input: a response that yields nothing gives ``None`` (or
+``False``), which scores as wrong. Benchmarks compose them; they hold no state.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from decimal import Decimal, InvalidOperation
+
+# Answers longer than this are not handed to sympy: math-verify runs here without its
+# signal-based timeout (which works only on the main thread), so input size is our bound.
+MAX_MATH_CHARS = 200
+
+_NUMBER = re.compile(
+    r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?"  # 1,234.5  -3  42  18kg
+    r"|(?<![\w.])-?\.\d+"  # .5
+)
+# Where a final answer is announced; the first number after the last of these wins.
+_ANSWER_CUE = re.compile(
+    r"####|\\boxed\{|\banswer\s*(?:is|was|would be|will be|=|:)|\banswer\b\W*:", re.IGNORECASE
+)
+_MARKUP = re.compile(r"\*\*|__|`")
+
+
+def normalize(text: str) -> str:
+    """Lowercase, drop markdown emphasis, surrounding quotes and final punctuation; one space."""
+    text = _MARKUP.sub("", str(text)).strip().lower()
+    text = " ".join(text.split())
+    return text.strip(" \"'").rstrip(".!;,").strip()
+
+
+def exact_match(response: str, target: str) -> bool:
+    """Equal after :func:`normalize`."""
+    return normalize(response) == normalize(target) != ""
+
+
+def contains(response: str, target: str) -> bool:
+    """``target`` appears in ``response``, both normalised."""
+    wanted = normalize(target)
+    return wanted != "" and wanted in normalize(response)
+
+
+def regex_match(response: str, pattern: str) -> bool:
+    """``pattern`` is found anywhere in ``response`` (a bad pattern never matches)."""
+    try:
+        return re.search(pattern, response) is not None
+    except re.error:
+        return False
+
+
+def _clean_number(token: str) -> str:
+    return token.replace(",", "")
+
+
+def extract_final_number(text: str) -> str | None:
+    """The final numeric answer of a worked solution, commas removed, or None.
+
+    Prefers the number right after the last answer cue ("#### X", "The answer is X",
+    "Answer: X", ``\\boxed{X}``), else takes the last number in the text. "$1,234.50."
+    gives "1234.50"; "-3" gives "-3".
+    """
+    text = str(text).replace("$", "").replace("\\$", "")
+    cues = list(_ANSWER_CUE.finditer(text))
+    if cues:
+        after = text[cues[-1].end() :].split("\n\n")[0]
+        found = _NUMBER.search(after)
+        if found:
+            return _clean_number(found.group())
+    numbers = _NUMBER.findall(text)
+    return _clean_number(numbers[-1]) if numbers else None
+
+
+def to_decimal(text: object) -> Decimal | None:
+    """Parse "1,234.50", "$3", "-0.5", "42%" as a Decimal; None if it is not a number."""
+    cleaned = str(text).strip().replace(",", "").replace("$", "").rstrip("%").rstrip(".")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def numeric_equal(a: object, b: object, rel_tol: float = 1e-6) -> bool:
+    """Both parse as numbers and agree to a relative tolerance (exactly, for integers)."""
+    x, y = to_decimal(a), to_decimal(b)
+    if x is None or y is None:
+        return False
+    return abs(x - y) <= Decimal(rel_tol) * max(abs(x), abs(y))
+
+
+def math_equal(gold: str, answer: str) -> bool:
+    """Mathematical equivalence of two short answers ("1/2" vs "0.5", "18.00" vs "18").
+
+    Uses math-verify (parse + verify) with its signal timeouts disabled so that it also
+    works off the main thread; inputs longer than MAX_MATH_CHARS count as not equal.
+    """
+    if not gold or not answer or max(len(gold), len(answer)) > MAX_MATH_CHARS:
+        return False
+    from math_verify import parse, verify  # sympy is slow to import; only math needs it
+
+    try:
+        parsed_gold = parse(gold, parsing_timeout=None)
+        parsed_answer = parse(answer, parsing_timeout=None)
+        if not parsed_gold or not parsed_answer:
+            return False
+        return bool(verify(parsed_gold, parsed_answer, timeout_seconds=None))
+    except Exception:  # math-verify on adversarial text: never let it fail a run
+        return False
+
+
+LETTERS = string.ascii_uppercase
+
+# Explicit announcements, strongest first; the last occurrence in the text wins.
+_CHOICE_CUES = [
+    # "Answer: C", "The correct answer is (C)", "answer is option C", "Final answer: **C**",
+    # "the best choice is B"
+    r"(?i:answer|(?:correct|best|right) (?:option|choice))\s*(?i:is|:|=|-)?\s*"
+    r"(?i:option|choice|letter)?\s*[\(\[]?({L})[\)\]]?(?![\w'])",
+    # "\boxed{C}"
+    r"\\boxed\{\s*(?:\\text\{)?({L})\}",
+]
+
+
+def extract_choice_letter(text: str, letters: str = "ABCD") -> str | None:
+    """The multiple-choice letter a response commits to, or None.
+
+    Looks, in order, for an explicit "answer ... X" phrase (the last one wins), a response
+    that is only a letter ("C", "(C)", "C."), a response that starts with "C." / "(C)" /
+    "C)", and a parenthesised "(C)" if it is the only letter so mentioned. Only upper-case ``letters`` count,
+    so the article "a" or "I" in a sentence is never mistaken for an answer.
+    """
+    text = _MARKUP.sub("", str(text))
+    cls = f"[{re.escape(letters)}]"
+    for cue in _CHOICE_CUES:
+        found = re.findall(cue.format(L=cls), text)
+        if found:
+            return str(found[-1])
+    stripped = text.strip()
+    patterns = [
+        rf"^[\(\[]?({cls})[\)\]]?[.:]?$",  # only a letter
+        rf"^[\(\[]?({cls})(?:[\)\]]|[.:])\s",  # "C. because", "(C) because"
+    ]
+    for pattern in patterns:
+        match = re.match(pattern, stripped)
+        if match:
+            return match.group(1)
+    lone = re.findall(rf"\(({cls})\)", stripped)
+    return lone[-1] if len(set(lone)) == 1 else None
