@@ -15,7 +15,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from proctor.harness import benchmarks
 from proctor.harness.taskfile import Params
@@ -39,14 +46,16 @@ def _env_name(value: str, what: str) -> str:
 
 
 class ApiEndpoint(_Strict):
-    url: str
+    url: str | None = None  # optional only when a deployment provides the endpoint
     model_id: str
     type: Literal["chat", "completions"] = "chat"
     api_key_name: str | None = None
 
     @field_validator("url")
     @classmethod
-    def _url(cls, v: str) -> str:
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {v!r} (e.g. http://127.0.0.1:8000/v1)")
@@ -58,7 +67,7 @@ class ApiEndpoint(_Strict):
         return None if v is None else _env_name(v, "api_key_name")
 
     def is_loopback(self) -> bool:
-        host = urlsplit(self.url).hostname or ""
+        host = urlsplit(self.url or "").hostname or ""
         if host == "localhost":
             return True
         try:
@@ -71,8 +80,51 @@ class Target(_Strict):
     api_endpoint: ApiEndpoint
 
 
-class Deployment(_Strict):
+class NoDeployment(_Strict):
+    """The endpoint already runs somewhere (target.api_endpoint.url says where)."""
+
     type: Literal["none"] = "none"
+
+
+class DockerDeployment(_Strict):
+    """A model server container that proctor starts, health-checks and stops."""
+
+    type: Literal["docker"]
+    image: str = "proctor-llamacpp:latest"
+    command: str | None = None  # default: the image's own CMD
+    port: int = Field(default=8000, ge=1, le=65535)  # published on the host's 127.0.0.1
+    container_port: int | None = Field(default=None, ge=1, le=65535)  # default: port
+    health_path: str = "/v1/models"
+    startup_timeout: float = Field(default=300, gt=0)
+    env_vars: dict[str, str] = Field(default_factory=dict)
+    mounts: list[str] = Field(default_factory=list)  # "host:container[:ro]"
+    extra_docker_args: list[str] = Field(default_factory=list)
+
+    _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
+
+    @field_validator("health_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError(f"must start with '/' (got {v!r}), e.g. /v1/models")
+        return v
+
+    @field_validator("mounts")
+    @classmethod
+    def _mounts(cls, v: list[str]) -> list[str]:
+        for mount in v:
+            parts = mount.split(":")
+            if (
+                len(parts) not in (2, 3)
+                or not all(parts[:2])
+                or parts[2:] not in ([], ["ro"], ["rw"])
+            ):
+                raise ValueError(f"mount {mount!r} must be HOST_PATH:CONTAINER_PATH[:ro]")
+        return v
+
+    def endpoint_url(self, endpoint_type: str) -> str:
+        path = "/v1/chat/completions" if endpoint_type == "chat" else "/v1/completions"
+        return f"http://127.0.0.1:{self.port}{path}"
 
 
 def _env_vars(v: dict[str, str]) -> dict[str, str]:
@@ -122,9 +174,24 @@ class RunConfig(_Strict):
     """A whole run config. Field order is the order of invocation.yaml."""
 
     target: Target
-    deployment: Deployment = Field(default_factory=Deployment)
+    deployment: NoDeployment | DockerDeployment = Field(
+        default_factory=NoDeployment, discriminator="type"
+    )
     evaluation: Evaluation
     execution: Execution = Field(default_factory=Execution)
+
+    @model_validator(mode="after")
+    def _endpoint_url(self) -> RunConfig:
+        endpoint = self.target.api_endpoint
+        if isinstance(self.deployment, DockerDeployment):
+            if endpoint.url is None:
+                endpoint.url = self.deployment.endpoint_url(endpoint.type)
+        elif endpoint.url is None:
+            raise ValueError(
+                "target.api_endpoint.url is required (or set deployment.type: docker "
+                "to have proctor start the model server)"
+            )
+        return self
 
     def task_params(self, task: TaskConfig) -> Params:
         """evaluation.params overlaid by the task's own params, validated."""
@@ -275,7 +342,8 @@ def _did_you_mean(word: str, options: list[str]) -> str:
 
 def _describe(err: Any, model: type[BaseModel], prefix: str = "") -> str:
     """One line for one pydantic error, with the dotted path and a hint for typos."""
-    loc = [str(p) for p in err["loc"]]
+    # A discriminated union puts its tag in the path (deployment.docker.port): drop it.
+    loc = [str(p) for p in err["loc"] if p not in ("none", "docker")]
     path = ".".join([prefix, *loc] if prefix else loc)
     if err["type"] == "extra_forbidden":
         fields = _fields_at(model, loc[:-1])
@@ -285,7 +353,7 @@ def _describe(err: Any, model: type[BaseModel], prefix: str = "") -> str:
     value = err.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{path}: {msg}{shown}"
+    return f"{path}: {msg}{shown}" if path else msg
 
 
 def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
@@ -297,6 +365,8 @@ def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
         fields = getattr(current, "model_fields", None) or {}
         if part == "params":
             current = Params  # params are plain dicts in the config, validated as Params
+        elif part == "deployment":
+            current = DockerDeployment  # the richer member: typo hints for docker keys
         elif part in fields:
             current = _model_in(fields[part].annotation)
         else:

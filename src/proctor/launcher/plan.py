@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from proctor.harness.taskfile import Endpoint, TaskSpec
-from proctor.launcher.config import RunConfig, TaskConfig
+from proctor.launcher.config import DockerDeployment, RunConfig, TaskConfig
 from proctor.launcher.errors import ProctorError
 
 HARNESS_COMMAND = "proctor-eval --task-file /proctor/task.yaml --results /results"
@@ -45,12 +45,32 @@ class Plan:
     user: str
     jobs: list[Job] = field(default_factory=list)
 
+    @property
+    def deployment(self) -> DockerDeployment | None:
+        dep = self.config.deployment
+        return dep if isinstance(dep, DockerDeployment) else None
+
+    @property
+    def server_name(self) -> str:
+        return f"proctor-{self.invocation_id}-server"
+
+    def server_mounts(self) -> list[str]:
+        """Deployment mounts with host paths made absolute (relative to the config file)."""
+        mounts = []
+        for mount in self.deployment.mounts if self.deployment else []:
+            host, rest = mount.split(":", 1)
+            path = Path(host).expanduser()
+            path = path if path.is_absolute() else (self.config_path.parent / path).resolve()
+            mounts.append(f"{path}:{rest}")
+        return mounts
+
     def job_id(self, job: Job) -> str:
         return f"{self.invocation_id}.{job.index}"
 
     def required_env(self) -> list[str]:
-        """Every host variable some job needs, in a stable order."""
+        """Every host variable some job or the deployment needs, in a stable order."""
         names = dict.fromkeys(name for job in self.jobs for name in job.env_vars.values())
+        names.update(dict.fromkeys(self.deployment.env_vars.values() if self.deployment else []))
         return list(names)
 
 

@@ -20,6 +20,7 @@ LABEL_INVOCATION = "proctor.invocation"
 LABEL_JOB = "proctor.job"
 LABEL_TASK = "proctor.task"
 LABEL_CONFIG_HASH = "proctor.config-hash"
+LABEL_ROLE = "proctor.role"  # "task" or "deployment"
 
 
 def _quote(value: Any) -> str:
@@ -50,6 +51,7 @@ def labels(plan: Plan, job: Job) -> list[tuple[str, str]]:
         (LABEL_JOB, plan.job_id(job)),
         (LABEL_TASK, job.dirname),
         (LABEL_CONFIG_HASH, job.spec.config_hash()),
+        (LABEL_ROLE, "task"),
     ]
 
 
@@ -77,6 +79,7 @@ def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
         extra_docker_args=plan.config.execution.extra_docker_args,
         image=job.image,
         command=job.command,
+        deployment=plan.deployment is not None,
     )
 
 
@@ -88,6 +91,39 @@ def render_run_all(plan: Plan, env: Environment | None = None) -> str:
         mode=plan.config.execution.mode,
         max_parallel=plan.config.execution.max_parallel,
         tasks=[job.dirname for job in plan.jobs],
+        deployment=plan.deployment is not None,
+    )
+
+
+def render_deploy(plan: Plan, env: Environment | None = None) -> str:
+    env = env or environment()
+    dep = plan.deployment
+    assert dep is not None
+    renames = [(inner, outer) for inner, outer in dep.env_vars.items() if inner != outer]
+    return env.get_template("deploy.sh.j2").render(
+        invocation_id=plan.invocation_id,
+        version=proctor.__version__,
+        invocation_dir=str(plan.folder.resolve()),
+        server_name=plan.server_name,
+        health_url=f"http://127.0.0.1:{dep.port}{dep.health_path}",
+        startup_timeout=dep.startup_timeout,
+        env_file=str(plan.env_file) if plan.env_file else "",
+        python=sys.executable,
+        env_names=list(dict.fromkeys(dep.env_vars.values())),
+        env_renames=renames,
+        env_inner=list(dep.env_vars),
+        labels=[
+            (LABEL_INVOCATION, plan.invocation_id),
+            (LABEL_JOB, f"{plan.invocation_id}.deployment"),
+            (LABEL_TASK, "deployment"),
+            (LABEL_CONFIG_HASH, plan.config.config_hash()),
+            (LABEL_ROLE, "deployment"),
+        ],
+        publish=f"127.0.0.1:{dep.port}:{dep.container_port or dep.port}",
+        mounts=plan.server_mounts(),
+        extra_docker_args=dep.extra_docker_args,
+        image=dep.image,
+        command=dep.command or "",
     )
 
 
@@ -102,6 +138,11 @@ def invocation_record(plan: Plan) -> dict[str, Any]:
         "config_hash": plan.config.config_hash(),
         "env_file": str(plan.env_file) if plan.env_file else None,
         "network": plan.network,
+        "deployment": (
+            {"container": plan.server_name, "image": plan.deployment.image}
+            if plan.deployment
+            else None
+        ),
         "jobs": [
             {
                 "id": plan.job_id(job),
@@ -125,6 +166,8 @@ def render_files(plan: Plan) -> dict[str, tuple[str, int]]:
         "invocation.yaml": (yaml.safe_dump(invocation_record(plan), sort_keys=False), 0o644),
         "run_all.sh": (render_run_all(plan, env), 0o755),
     }
+    if plan.deployment:
+        files["deploy.sh"] = (render_deploy(plan, env), 0o755)
     for job in plan.jobs:
         files[f"{job.dirname}/run.sh"] = (render_run(plan, job, env), 0o755)
         files[f"{job.dirname}/task.yaml"] = (job.spec.to_yaml(), 0o644)
