@@ -1,0 +1,117 @@
+"""deployment.type docker: one server per invocation, health-checked, always stopped."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests.integration.helpers import (
+    BASE_IMAGE,
+    invocation_dir,
+    proctor_containers,
+    wait_for,
+    write_config,
+)
+
+pytestmark = pytest.mark.docker
+
+FETCH = (
+    'python3 -c "import urllib.request as u; '
+    "print(u.urlopen('http://127.0.0.1:{port}/hello.txt').read().decode())\" "
+    "> /results/fetched.txt"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_tasks_share_one_healthy_server_that_is_stopped_at_the_end(tmp_path, inv):
+    port = free_port()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "hello.txt").write_text("hello from the server")
+    config = write_config(
+        tmp_path,
+        [
+            {"name": "a", "container": BASE_IMAGE, "command": FETCH.format(port=port)},
+            {"name": "b", "container": BASE_IMAGE, "command": FETCH.format(port=port)},
+        ],
+        deployment={
+            "type": "docker",
+            "image": BASE_IMAGE,
+            "port": port,
+            "container_port": 8000,
+            "command": "cd /site && exec python3 -m http.server 8000",
+            "health_path": "/hello.txt",
+            "startup_timeout": 60,
+            "mounts": [f"{site}:/site:ro"],
+        },
+        target={"api_endpoint": {"model_id": "m"}},
+    )
+    result = inv("run", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    wait_for(lambda: all((folder / t / "logs" / "stage.exit").exists() for t in "ab"), timeout=90)
+    for task in "ab":
+        assert (folder / task / "logs" / "stage.exit").read_text().split()[1] == "0"
+        assert (
+            folder / task / "artifacts" / "fetched.txt"
+        ).read_text() == "hello from the server\n"
+    wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
+    assert "GET /hello.txt" in (folder / "deployment" / "logs" / "stdout.log").read_text()
+
+
+def test_a_broken_server_fails_the_job_naming_the_deployment(tmp_path, inv):
+    config = write_config(
+        tmp_path,
+        [{"name": "t", "container": BASE_IMAGE, "command": "echo should-not-run"}],
+        deployment={
+            "type": "docker",
+            "image": BASE_IMAGE,
+            "port": free_port(),
+            "command": "echo 'model file is corrupt' >&2; exit 3",
+            "startup_timeout": 30,
+        },
+        target={"api_endpoint": {"model_id": "m"}},
+    )
+    started = time.monotonic()
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    exit_marker = folder / "t" / "logs" / "stage.exit"
+    wait_for(exit_marker.exists, timeout=60)
+    assert time.monotonic() - started < 30
+    assert exit_marker.read_text().split()[1:] == ["1", "deployment-failed"]
+    log = (folder / "t" / "logs" / "stdout.log").read_text()
+    assert "deployment" in log and "model file is corrupt" in log
+    assert "should-not-run" not in log
+    assert not (folder / "t" / "logs" / "stage.running").exists()
+    wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
+
+
+def test_a_server_that_never_answers_fails_within_the_startup_timeout(tmp_path, inv):
+    config = write_config(
+        tmp_path,
+        [{"name": "t", "container": BASE_IMAGE, "command": "true"}],
+        deployment={
+            "type": "docker",
+            "image": BASE_IMAGE,
+            "port": free_port(),
+            "command": "echo 'loading forever'; exec sleep 600",
+            "startup_timeout": 5,
+        },
+        target={"api_endpoint": {"model_id": "m"}},
+    )
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    wait_for((folder / "t" / "logs" / "stage.exit").exists, timeout=40)
+    log = (folder / "t" / "logs" / "stdout.log").read_text()
+    assert "did not become healthy within 5" in log and "loading forever" in log
+    wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
