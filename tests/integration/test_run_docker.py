@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -165,3 +166,63 @@ def test_secret_never_on_a_command_line_while_the_container_runs(tmp_path, inv):
     assert dry.returncode == 0 and "docker run" in dry.stdout
     assert key not in dry.stdout + dry.stderr + result.stdout + result.stderr
     assert key not in all_text_under(tmp_path / "outputs")
+
+
+def test_results_belong_to_the_user_who_ran_it_not_root(tmp_path, monkeypatch):
+    """An unprivileged user's run: everything the container writes is that user's.
+
+    The launcher's Python may not be reachable by an unprivileged user on a test machine,
+    so the folder is planned here with that user's ids, handed to it, and its run.sh (bash
+    and the docker CLI only) is run as that user.
+    """
+    import grp
+    import shutil
+    import tempfile
+
+    from proctor.launcher.launch import prepare, write_folder
+
+    if os.geteuid() == 0:
+        uid, gid = 65534, grp.getgrnam("docker").gr_gid
+        switch = {"user": uid, "group": gid, "extra_groups": []}
+    else:  # already unprivileged: run as ourselves
+        uid, gid, switch = os.getuid(), os.getgid(), {}
+    monkeypatch.setattr(os, "getuid", lambda: uid)
+    monkeypatch.setattr(os, "getgid", lambda: gid)
+    work = Path(tempfile.mkdtemp(prefix="proctor-uid-"))
+    try:
+        config = write_config(
+            work,
+            [
+                {
+                    "name": "w",
+                    "container": BASE_IMAGE,
+                    "command": "id -u > /results/uid; mkdir /results/sub; touch /results/sub/f",
+                }
+            ],
+        )
+        plan, files = prepare(str(config), cwd=work)
+        assert plan.user == f"{uid}:{gid}"
+        (work / "outputs").mkdir()
+        write_folder(plan.folder, files, ["w"])
+        for path in [work, work / "outputs", *(work / "outputs").rglob("*")]:
+            if switch:
+                shutil.chown(path, uid, gid)
+        monkeypatch.undo()
+        done = subprocess.run(
+            ["bash", str(plan.folder / "w" / "run.sh")],
+            env={"PATH": os.environ["PATH"], "HOME": str(work)},
+            user=uid,
+            group=gid,
+            extra_groups=[],
+            cwd=work,
+            timeout=120,
+        )
+        assert done.returncode == 0
+        task = plan.folder / "w"
+        assert (task / "logs" / "stage.exit").read_text().split()[1] == "0"
+        assert (task / "artifacts" / "uid").read_text().strip() == str(uid)
+        for path in [plan.folder, *plan.folder.rglob("*")]:
+            assert (path.stat().st_uid, path.stat().st_gid) == (uid, gid), path
+            assert path.stat().st_mode & 0o002 == 0, f"world-writable: {path}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
