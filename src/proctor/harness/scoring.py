@@ -38,9 +38,14 @@ def exact_match(response: str, target: str) -> bool:
 
 
 def contains(response: str, target: str) -> bool:
-    """``target`` appears in ``response``, both normalised."""
+    """``target`` appears in ``response`` as a whole word or phrase, both normalised.
+
+    "4" is not found in "14", nor "cat" in "concatenate"; "Paris" is found in "It is Paris."
+    """
     wanted = normalize(target)
-    return wanted != "" and wanted in normalize(response)
+    if not wanted:
+        return False
+    return re.search(rf"(?<!\w){re.escape(wanted)}(?!\w)", normalize(response)) is not None
 
 
 def regex_match(response: str, pattern: str) -> bool:

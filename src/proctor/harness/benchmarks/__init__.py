@@ -11,6 +11,7 @@ CATALOG: dict[str, str] = {
     "gsm8k": "gsm8k",
     "mmlu": "mmlu",
     "arc_challenge": "arc",
+    "arc_easy": "arc",
     "jsonl": "jsonl",
 }
 
@@ -35,5 +36,7 @@ def get(name: str) -> Benchmark:
         known = ", ".join(sorted({*CATALOG, *_REGISTERED}))
         raise KeyError(f"unknown benchmark {name!r}; known: {known}")
     module = importlib.import_module(f"proctor.harness.benchmarks.{CATALOG[name]}")
-    bench: Benchmark = module.BENCHMARKS[name] if hasattr(module, "BENCHMARKS") else module.BENCHMARK
+    bench: Benchmark = (
+        module.BENCHMARKS[name] if hasattr(module, "BENCHMARKS") else module.BENCHMARK
+    )
     return bench

