@@ -1,0 +1,318 @@
+"""Run one task: load the benchmark, send what the journal lacks, score, checkpoint, report.
+
+Exit codes: 0 done; 2 bad input (one line on stderr, nothing sent); 3 done but more
+errors than ``max_error_rate`` allows (results are written); 143 stopped by SIGTERM
+(130 by SIGINT), resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from proctor import __version__
+from proctor.harness import benchmarks
+from proctor.harness.atomicfile import write_atomic
+from proctor.harness.benchmarks.base import Benchmark, Sample
+from proctor.harness.client import Client, Completion, api_key, endpoint_url, format_prompt
+from proctor.harness.errors import InputError
+from proctor.harness.journal import FILENAME as JOURNAL_FILENAME
+from proctor.harness.journal import Entry, Journal, utc_now
+from proctor.harness.metrics import report
+from proctor.harness.progress import FILENAME as PROGRESS_FILENAME
+from proctor.harness.progress import Progress
+from proctor.harness.taskfile import TaskSpec
+
+RESULTS_SCHEMA_VERSION = 1
+EXIT_OK, EXIT_BAD_INPUT, EXIT_ERROR_RATE = 0, 2, 3
+EXIT_SIGNAL = {signal.SIGTERM: 143, signal.SIGINT: 130}
+PROGRESS_INTERVAL_S = 1.0
+LOG_INTERVAL_S = 10.0
+# After SIGTERM, in-flight requests get this long to finish and be journaled; docker
+# stop allows 10 s before SIGKILL.
+STOP_GRACE_S = 5.0
+
+Work = tuple[Sample, int]  # (sample, repeat)
+
+
+def log(message: str) -> None:
+    """One event per line on stdout (the task's stdout.log)."""
+    print(f"{utc_now()} {message}", flush=True)
+
+
+def select_subset(samples: list[Sample], limit: int | float | None, seed: int) -> list[Sample]:
+    """The seeded subset ``limit_samples`` asks for, in the benchmark's order.
+
+    Args:
+        samples: All samples, in a stable order.
+        limit: None for all, a count, or a fraction in (0, 1) (rounded, at least 1).
+        seed: params.seed: the same seed picks the same samples.
+    """
+    n = len(samples)
+    if limit is None:
+        return samples
+    k = max(1, round(limit * n)) if isinstance(limit, float) else int(limit)
+    if k >= n:
+        return samples
+    picked = sorted(random.Random(seed).sample(range(n), k))
+    return [samples[i] for i in picked]
+
+
+def plan(samples: list[Sample], n_repeats: int) -> list[Work]:
+    """Every (sample, repeat) pair, repeat by repeat, so a partial run covers samples evenly."""
+    return [(sample, repeat) for repeat in range(n_repeats) for sample in samples]
+
+
+def build_entry(
+    benchmark: Benchmark,
+    sample: Sample,
+    repeat: int,
+    prompt: list[Any] | str,
+    completion: Completion,
+) -> Entry:
+    """Score a completion (if there is one) into the journal entry for (sample, repeat)."""
+    status: Any = "scored"
+    error = str(completion.error) if completion.error else None
+    extracted: Any = None
+    scores: dict[str, float] = {}
+    if error is None:
+        try:
+            score = benchmark.score(sample, completion.text)
+            extracted = score.extracted
+            scores = {name: float(value) for name, value in score.scores.items()}
+        except Exception as e:  # a scorer bug must cost one sample, not the run
+            error = f"scoring: {type(e).__name__}: {e}"
+    if error is not None:
+        status = "error"
+    return Entry(
+        id=sample.id,
+        repeat=repeat,
+        status=status,
+        prompt=prompt,
+        response=completion.text if completion.error is None else None,
+        reasoning=completion.reasoning,
+        finish_reason=completion.finish_reason,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        latency_s=round(completion.latency_s, 6),
+        attempts=completion.attempts,
+        target=sample.target,
+        extracted=extracted,
+        scores=scores,
+        error=error,
+    )
+
+
+@dataclass
+class _Prepared:
+    benchmark: Benchmark
+    key: str | None
+    max_tokens: int
+    total: int
+    pending: list[Work]
+    journal: Journal
+
+
+def _prepare(spec: TaskSpec, results_dir: Path) -> _Prepared:
+    """Everything that can refuse the task, checked before a single request is sent."""
+    key = api_key(spec.endpoint)
+    try:
+        benchmark = benchmarks.get(spec.benchmark)
+    except KeyError as e:
+        raise InputError(e.args[0]) from None
+    except ImportError as e:
+        raise InputError(f"benchmark {spec.benchmark!r} cannot be imported: {e}") from None
+    if spec.endpoint.type not in benchmark.endpoint_types:
+        raise InputError(
+            f"benchmark {spec.benchmark!r} needs a {' or '.join(benchmark.endpoint_types)} "
+            f"endpoint, the task has endpoint.type {spec.endpoint.type!r}"
+        )
+    try:
+        samples = benchmark.load(spec.params, spec.dataset_dir)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot load benchmark {spec.benchmark!r}: {e}") from None
+    ids = {s.id for s in samples}
+    if len(ids) != len(samples):
+        raise InputError(f"benchmark {spec.benchmark!r} has duplicate sample ids")
+    subset = select_subset(samples, spec.params.limit_samples, spec.params.seed)
+    work = plan(subset, spec.params.n_repeats)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    journal = Journal(results_dir / JOURNAL_FILENAME, spec.config_hash())
+    pending = [(s, r) for s, r in work if (s.id, r) not in journal]
+    max_tokens = spec.params.max_tokens or benchmark.default_max_tokens
+    return _Prepared(benchmark, key, max_tokens, len(work), pending, journal)
+
+
+def _results(
+    spec: TaskSpec, journal: Journal, total: int, started_at: str, wall_s: float
+) -> dict[str, Any]:
+    summary = report(journal.tally, total)
+    errors = summary["counts"]["errors"]
+    exceeded = total > 0 and errors / total > spec.params.max_error_rate
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "task": spec.name,
+        "benchmark": spec.benchmark,
+        "model_id": spec.endpoint.model_id,
+        "config_hash": spec.config_hash(),
+        "harness_version": __version__,
+        "status": "error_rate_exceeded" if exceeded else "ok",
+        "max_error_rate": spec.params.max_error_rate,
+        **summary,
+        "timing": {"started_at": started_at, "finished_at": utc_now(), "wall_s": round(wall_s, 3)},
+    }
+
+
+async def run(spec: TaskSpec, results_dir: Path) -> int:
+    """Run one task into ``results_dir`` and return the exit code (see the module docstring)."""
+    started_at, t0 = utc_now(), time.perf_counter()
+    try:
+        prep = _prepare(spec, results_dir)
+    except InputError as e:
+        print(f"proctor-eval: {e}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
+    journal, params = prep.journal, spec.params
+    url = urlsplit(endpoint_url(spec.endpoint))._replace(query="", fragment="").geturl()
+    log(
+        f"start task={spec.name} benchmark={spec.benchmark} model={spec.endpoint.model_id} "
+        f"endpoint={url} config_hash={spec.config_hash()} harness={__version__}"
+    )
+    log(
+        f"samples: {prep.total // params.n_repeats} x {params.n_repeats} repeats = "
+        f"{prep.total}, {len(prep.pending)} to send, parallelism={params.parallelism}"
+    )
+    if journal.kept or journal.retrying or journal.discarded:
+        log(
+            f"resume: skipped {journal.kept} journaled, retrying {journal.retrying} errors, "
+            f"dropped {journal.discarded} torn/duplicate lines"
+        )
+    progress = Progress(results_dir / PROGRESS_FILENAME, total=prep.total, done=journal.kept)
+    progress.write()
+    try:
+        stopped_by = await _send(spec, prep, progress)
+    finally:
+        journal.close()
+        progress.write()
+    if stopped_by is not None:
+        log(
+            f"stopped by {stopped_by.name}: {progress.done} done, {progress.failed} failed, "
+            f"{prep.total - progress.done - progress.failed} left; resume to continue"
+        )
+        return EXIT_SIGNAL[stopped_by]
+    results = _results(spec, journal, prep.total, started_at, time.perf_counter() - t0)
+    write_atomic(results_dir / "results.json", json.dumps(results, indent=2) + "\n", fsync=True)
+    write_atomic(results_dir / "results.yml", yaml.safe_dump(results, sort_keys=False), fsync=True)
+    for name, m in results["metrics"].items():
+        log(
+            f"metric {name} = {m['value']:.4f} +/- {m['stderr']:.4f} "
+            f"(95% CI {m['ci_low']:.4f}-{m['ci_high']:.4f}, n={m['n']})"
+        )
+    counts = results["counts"]
+    log(
+        f"finished: status={results['status']} scored={counts['scored']} "
+        f"errors={counts['errors']} total={counts['total']} "
+        f"wall={results['timing']['wall_s']}s"
+    )
+    return EXIT_OK if results["status"] == "ok" else EXIT_ERROR_RATE
+
+
+async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.Signals | None:
+    """Send every pending (sample, repeat); return the signal that stopped it, if any."""
+    params, journal, benchmark = spec.params, prep.journal, prep.benchmark
+    if not prep.pending:
+        return None
+    stop = asyncio.Event()
+    stopped_by: list[signal.Signals] = []
+    error_budget = params.max_error_rate * prep.total
+    todo = iter(prep.pending)
+
+    async def worker(client: Client) -> None:
+        while not stop.is_set():
+            item = next(todo, None)
+            if item is None:
+                return
+            sample, repeat = item
+            prompt = format_prompt(sample.prompt, spec.endpoint.type, params.system_prompt)
+            # Each repeat gets its own seed, or a seeded server would answer it identically.
+            completion = await client.complete(prompt, seed=params.seed + repeat)
+            entry = build_entry(benchmark, sample, repeat, prompt, completion)
+            journal.append(entry)
+            progress.record(entry.status == "scored")
+            if entry.status == "error" and journal.tally.errors > error_budget:
+                if not stop.is_set():
+                    log(
+                        f"error budget spent: {journal.tally.errors} errors > "
+                        f"max_error_rate {params.max_error_rate} x {prep.total}; "
+                        f"last: {entry.error}; stopping"
+                    )
+                stop.set()
+
+    async def report_progress() -> None:
+        last_log = time.monotonic()
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL_S)
+            progress.write()
+            if time.monotonic() - last_log >= LOG_INTERVAL_S:
+                last_log = time.monotonic()
+                p = progress.snapshot()
+                log(
+                    f"progress: {p['done']}/{p['total']} done, {p['failed']} failed, "
+                    f"{p['rate_per_s']}/s, eta {p['eta_s']}s"
+                )
+
+    def on_signal(signum: signal.Signals) -> None:
+        if not stopped_by:
+            log(f"{signum.name} received: sending nothing new")
+            stopped_by.append(signum)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    handled = []
+    for signum in EXIT_SIGNAL:
+        # Not available off the main thread (a test may run the loop in one): skip then.
+        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+            loop.add_signal_handler(signum, on_signal, signum)
+            handled.append(signum)
+    reporter = asyncio.create_task(report_progress())
+    try:
+        async with Client(spec.endpoint, params, max_tokens=prep.max_tokens, api_key=prep.key) as c:
+            # A few more workers than requests in flight, so a sample backing off from a
+            # 429 or a worker busy scoring leaves no connection idle; never one task per
+            # sample (100,000 coroutines would cost memory and start-up time).
+            n_workers = min(2 * params.parallelism, len(prep.pending))
+            workers = [asyncio.create_task(worker(c)) for _ in range(n_workers)]
+            stopping = asyncio.create_task(stop.wait())
+            finished = asyncio.create_task(
+                asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            )
+            await asyncio.wait([finished, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if stop.is_set():
+                await asyncio.wait(workers, timeout=STOP_GRACE_S)
+            for task in (*workers, finished, stopping):
+                task.cancel()  # no-op for the finished ones
+            outcomes = await asyncio.gather(*workers, finished, stopping, return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, Exception):
+                    raise outcome  # a worker's bug: fail loudly rather than hide it
+    finally:
+        reporter.cancel()
+        await asyncio.gather(reporter, return_exceptions=True)
+        for signum in handled:
+            loop.remove_signal_handler(signum)
+    return stopped_by[0] if stopped_by else None
+
+
+def run_task(spec: TaskSpec, results_dir: Path) -> int:
+    """Synchronous run(): the exit code of one task."""
+    return asyncio.run(run(spec, results_dir))

@@ -1,0 +1,300 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1, for tests and benches.
+
+It serves ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models``
+from an aiohttp application running on its own event loop in a background thread, so
+the code under test talks to it over a real socket.
+
+In a test::
+
+    from tests.fakes.endpoint import Fault, FakeEndpoint, first
+
+    with FakeEndpoint(answer=lambda body: "42", delay=0.05,
+                      faults=first(2, Fault(503))) as ep:
+        ep.base_url          # "http://127.0.0.1:<port>/v1"
+        ep.chat_url          # base_url + "/chat/completions"
+        ep.completions_url   # base_url + "/completions"
+        ...                  # run the code under test
+        ep.count("What is 2+2?")   # POSTs received for that prompt key
+        ep.counts()                # a copy of the whole Counter
+        ep.total                   # all POSTs
+        ep.first_request_at        # time.time() of the first POST, or None
+        ep.requests                # [(path, body, Authorization header)] if record=True
+
+Arguments:
+
+- ``answer(body) -> str``: the completion text for a request's JSON body (default: echo
+  the prompt key). Usage counts whitespace-separated words.
+- ``delay``: seconds every POST waits before answering.
+- ``faults(key, nth, body) -> Fault | None``: called with the prompt key and how many
+  POSTs that key has received (1 for the first); a Fault replaces the normal answer.
+  ``first(n, fault)`` builds one that fails the first n requests of every key.
+  ``Fault(503)``, ``Fault(429, headers={"Retry-After": "1"})``, ``Fault(hang_s=30)``
+  (answers normally after hanging), ``Fault(200, body='{"choices": []}')``.
+- ``key(body) -> str``: what requests are counted by. Default: the last user message's
+  text for chat, the prompt for completions.
+- ``record``: keep every request for inspection.
+
+Standalone, for benches and container tests (prints its URL, serves until SIGTERM)::
+
+    python -m tests.fakes.endpoint --port 8000 --delay 0.1 --answer echo
+    python -m tests.fakes.endpoint --port 0 --answer "const:The answer is 42."
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An abnormal reply: a status with headers and body, or a hang before the normal answer."""
+
+    status: int = 503
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+    hang_s: float | None = None
+
+
+FaultRule = Callable[[str, int, Body], Fault | None]
+
+
+def first(n: int, fault: Fault) -> FaultRule:
+    """A fault rule that answers the first ``n`` requests of every prompt key with ``fault``."""
+    return lambda key, nth, body: fault if nth <= n else None
+
+
+def prompt_key(body: Body) -> str:
+    """The last user message's text (chat) or the prompt (completions)."""
+    if "messages" in body:
+        users = [m for m in body["messages"] if m.get("role") == "user"]
+        return str(users[-1]["content"]) if users else ""
+    return str(body.get("prompt", ""))
+
+
+def echo(body: Body) -> str:
+    """Answer with the prompt key itself."""
+    return prompt_key(body)
+
+
+class FakeEndpoint:
+    """The server; a context manager that starts it on a free port and stops it."""
+
+    def __init__(
+        self,
+        answer: Callable[[Body], str] = echo,
+        *,
+        delay: float = 0.0,
+        faults: FaultRule | None = None,
+        key: Callable[[Body], str] = prompt_key,
+        record: bool = False,
+        port: int = 0,
+        model: str = "fake-model",
+    ) -> None:
+        self.answer = answer
+        self.delay = delay
+        self.faults = faults
+        self.key = key
+        self.record = record
+        self.model = model
+        self.requests: list[tuple[str, Body, str | None]] = []
+        self.first_request_at: float | None = None
+        self._port = port
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- inspection ---------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/v1"
+
+    @property
+    def chat_url(self) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    @property
+    def completions_url(self) -> str:
+        return f"{self.base_url}/completions"
+
+    def count(self, key: str) -> int:
+        """POSTs received for one prompt key."""
+        with self._lock:
+            return self._counts[key]
+
+    def counts(self) -> Counter[str]:
+        """A copy of the per-key request counts."""
+        with self._lock:
+            return Counter(self._counts)
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    # -- the application ----------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """The aiohttp application (also usable on a caller's own loop)."""
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/completions", self._completions)
+        app.router.add_get("/v1/models", self._models)
+        return app
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"object": "list", "data": [{"id": self.model, "object": "model"}]}
+        )
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._complete(request, chat=True)
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._complete(request, chat=False)
+
+    async def _complete(self, request: web.Request, *, chat: bool) -> web.StreamResponse:
+        body = json.loads(await request.read())
+        key = self.key(body)
+        with self._lock:
+            if self.first_request_at is None:
+                self.first_request_at = time.time()
+            self._counts[key] += 1
+            nth = self._counts[key]
+            if self.record:
+                self.requests.append((request.path, body, request.headers.get("Authorization")))
+        fault = self.faults(key, nth, body) if self.faults else None
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if fault is not None:
+            if fault.hang_s is not None:
+                await asyncio.sleep(fault.hang_s)
+            else:
+                return web.Response(
+                    status=fault.status,
+                    headers=fault.headers,
+                    text=fault.body if fault.body is not None else '{"error": "injected"}',
+                    content_type="application/json",
+                )
+        text = self.answer(body)
+        usage = {
+            "prompt_tokens": len(prompt_key(body).split()),
+            "completion_tokens": len(text.split()),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop"}
+        if chat:
+            choice["message"] = {"role": "assistant", "content": text}
+        else:
+            choice["text"] = text
+        reply = {
+            "id": f"fake-{nth}",
+            "object": "chat.completion" if chat else "text_completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": [choice],
+            "usage": usage,
+        }
+        return web.Response(body=json.dumps(reply).encode(), content_type="application/json")
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self) -> FakeEndpoint:
+        """Serve in a background thread; returns once the port is bound."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                loop.run_until_complete(self._bind())
+            except BaseException as e:  # report a bind failure to start(), then stop
+                failure.append(e)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._unbind())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, name="fake-endpoint", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        return self
+
+    async def _bind(self) -> None:
+        # access_log=None: a log line per request would cost more than the request.
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def _unbind(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        """Stop serving and join the thread."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> FakeEndpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _answer_from(spec: str) -> Callable[[Body], str]:
+    if spec == "echo":
+        return echo
+    if spec.startswith("const:"):
+        text = spec[len("const:") :]
+        return lambda body: text
+    raise SystemExit(f"--answer must be 'echo' or 'const:TEXT', not {spec!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, after printing 'listening on <base url>'."""
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible endpoint.")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--answer", default="echo", help="'echo' or 'const:TEXT'")
+    args = parser.parse_args(argv)
+    endpoint = FakeEndpoint(_answer_from(args.answer), delay=args.delay, port=args.port)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    with endpoint:
+        print(f"listening on {endpoint.base_url}", flush=True)
+        stopped.wait()
+
+
+if __name__ == "__main__":
+    main()
