@@ -132,7 +132,13 @@ def read_arrow(path: Path | str) -> list[dict[str, Any]]:
     Raises:
         ValueError: the file is not an uncompressed Arrow stream of the supported types.
     """
-    buf = Path(path).read_bytes()
+    try:
+        return _read_stream(Path(path).read_bytes())
+    except (struct.error, IndexError, KeyError, UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable Arrow IPC stream ({e})") from None
+
+
+def _read_stream(buf: bytes) -> list[dict[str, Any]]:
     view = memoryview(buf)
     pos, fields, rows = 0, list[_Table](), list[dict[str, Any]]()
     while pos + 8 <= len(buf):
@@ -142,7 +148,7 @@ def read_arrow(path: Path | str) -> list[dict[str, Any]]:
             pos += 4
         pos += 4
         if size == 0:  # end of stream
-            break
+            return rows
         message = _Table(buf, pos + struct.unpack_from("<I", buf, pos)[0])
         body_len = message.scalar(3, "q")
         header = message.table(2)
@@ -150,16 +156,16 @@ def read_arrow(path: Path | str) -> list[dict[str, Any]]:
         body = view[pos + size : pos + size + body_len]
         pos += size + body_len
         if header is None:
-            raise ValueError(f"{path}: Arrow message without a header")
+            raise ValueError("a message without a header")
         if kind == _SCHEMA:
             fields = header.tables(1)
         elif kind == _RECORD_BATCH:
             if header.table(3) is not None:
-                raise ValueError(f"{path}: compressed Arrow record batches are not supported")
+                raise ValueError("compressed record batches are not supported")
             batch = _Batch(header, body)
             columns = {f.string(0): _read(f, batch) for f in fields}
             n = header.scalar(0, "q")
             rows.extend({name: col[k] for name, col in columns.items()} for k in range(n))
         else:
-            raise ValueError(f"{path}: unsupported Arrow message type {kind}")
-    return rows
+            raise ValueError(f"unsupported message type {kind}")
+    raise ValueError("no end-of-stream marker: truncated?")

@@ -6,6 +6,7 @@ None of these raise on odd input: a response that yields nothing gives ``None`` 
 
 from __future__ import annotations
 
+import logging
 import re
 import string
 from decimal import Decimal, InvalidOperation
@@ -93,6 +94,8 @@ def numeric_equal(a: object, b: object, rel_tol: float = 1e-6) -> bool:
     x, y = to_decimal(a), to_decimal(b)
     if x is None or y is None:
         return False
+    if x == x.to_integral_value() and y == y.to_integral_value():
+        return x == y
     return abs(x - y) <= Decimal(rel_tol) * max(abs(x), abs(y))
 
 
@@ -105,6 +108,9 @@ def math_equal(gold: str, answer: str) -> bool:
     if not gold or not answer or max(len(gold), len(answer)) > MAX_MATH_CHARS:
         return False
     from math_verify import parse, verify  # sympy is slow to import; only math needs it
+
+    # It warns once per process that its timeout is off; MAX_MATH_CHARS is ours.
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
 
     try:
         parsed_gold = parse(gold, parsing_timeout=None)
@@ -132,25 +138,23 @@ _CHOICE_CUES = [
 def extract_choice_letter(text: str, letters: str = "ABCD") -> str | None:
     """The multiple-choice letter a response commits to, or None.
 
-    Looks, in order, for an explicit "answer ... X" phrase (the last one wins), a response
-    that is only a letter ("C", "(C)", "C."), a response that starts with "C." / "(C)" /
-    "C)", and a parenthesised "(C)" if it is the only letter so mentioned. Only upper-case ``letters`` count,
-    so the article "a" or "I" in a sentence is never mistaken for an answer.
+    Looks for an explicit "answer ... X" phrase (the last one wins); else a response that is
+    only a letter ("C", "(C)", "C.") or starts with one ("C. Paris", "(C) because"); else a
+    parenthesised "(C)". A second, different parenthesised letter makes the last two
+    ambiguous (None). Only upper-case ``letters`` count, so the article "a" is never an answer.
     """
     text = _MARKUP.sub("", str(text))
     cls = f"[{re.escape(letters)}]"
     for cue in _CHOICE_CUES:
-        found = re.findall(cue.format(L=cls), text)
+        found = re.findall(cue.replace("{L}", cls), text)
         if found:
             return str(found[-1])
     stripped = text.strip()
-    patterns = [
-        rf"^[\(\[]?({cls})[\)\]]?[.:]?$",  # only a letter
-        rf"^[\(\[]?({cls})(?:[\)\]]|[.:])\s",  # "C. because", "(C) because"
-    ]
-    for pattern in patterns:
-        match = re.match(pattern, stripped)
-        if match:
-            return match.group(1)
-    lone = re.findall(rf"\(({cls})\)", stripped)
-    return lone[-1] if len(set(lone)) == 1 else None
+    mentioned = set(re.findall(rf"\(({cls})\)", stripped))
+    leading = re.fullmatch(rf"[\(\[]?({cls})[\)\]]?[.:]?", stripped) or re.match(
+        rf"[\(\[]?({cls})(?:[\)\]]|[.:])\s",
+        stripped,  # "C. Paris", not "A dog"
+    )
+    if leading and mentioned <= {leading.group(1)}:
+        return leading.group(1)
+    return mentioned.pop() if len(mentioned) == 1 else None
