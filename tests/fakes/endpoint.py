@@ -18,6 +18,7 @@ In a test::
         ep.counts()                # a copy of the whole Counter
         ep.total                   # all POSTs
         ep.first_request_at        # time.time() of the first POST, or None
+        ep.peak_in_flight          # most POSTs being answered at once
         ep.requests                # [(path, body, Authorization header)] if record=True
 
 Arguments:
@@ -111,6 +112,8 @@ class FakeEndpoint:
         self.model = model
         self.requests: list[tuple[str, Body, str | None]] = []
         self.first_request_at: float | None = None
+        self.peak_in_flight = 0
+        self._in_flight = 0
         self._port = port
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -173,6 +176,16 @@ class FakeEndpoint:
         return await self._complete(request, chat=False)
 
     async def _complete(self, request: web.Request, *, chat: bool) -> web.StreamResponse:
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            return await self._reply(request, chat=chat)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    async def _reply(self, request: web.Request, *, chat: bool) -> web.StreamResponse:
         body = json.loads(await request.read())
         key = self.key(body)
         with self._lock:
