@@ -128,7 +128,7 @@ LETTERS = string.ascii_uppercase
 _CHOICE_CUES = [
     # "Answer: C", "The correct answer is (C)", "answer is option C", "Final answer: **C**",
     # "the best choice is B"
-    r"(?i:answer|(?:correct|best|right) (?:option|choice))\s*(?i:is|:|=|-)?\s*"
+    r"(?i:answer|(?:correct|best|right) (?:option|choice))(?:\s*(?i:is|would be|:|=|-))*\s*"
     r"(?i:option|choice|letter)?\s*[\(\[]?({L})[\)\]]?(?![\w'])",
     # "\boxed{C}"
     r"\\boxed\{\s*(?:\\text\{)?({L})\}",

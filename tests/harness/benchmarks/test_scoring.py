@@ -91,6 +91,11 @@ def test_extract_final_number_gives_none_without_a_number(text: str) -> None:
         ("The answer is Always B", "ABCD", None),  # "Always" is not the letter A
         ("(A) or (B), hard to say", "ABCD", None),  # two candidates, no commitment
         ("I'd say the answer is B", "ABCD", "B"),
+        ("The answer is: B", "ABCD", "B"),
+        ("The correct answer is: **C) Paris**", "ABCD", "C"),
+        ("Answer:\n\nD", "ABCD", "D"),
+        ("Answer: [B]", "ABCD", "B"),
+        ("Therefore, the correct option is B.", "ABCD", "B"),
     ],
 )
 def test_extract_choice_letter(text: str, letters: str, expected: str | None) -> None:
