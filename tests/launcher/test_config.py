@@ -46,7 +46,7 @@ def test_overrides_parse_yaml_and_address_tasks_by_name_and_index(tmp_path):
         [
             "evaluation.params.limit_samples=20",
             "evaluation.tasks.mmlu.params.limit_samples=5",
-            "evaluation.tasks.0.params.stop=['\\n\\n', END]",
+            'evaluation.tasks.0.params.stop=["\\n\\n", END]',
             "execution.mode=sequential",
             "target.api_endpoint.model_id=other=name",
         ],

@@ -49,6 +49,13 @@ class Params(_Strict):
     system_prompt: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="benchmark-specific options")
 
+    @field_validator("limit_samples", mode="before")
+    @classmethod
+    def _limit_not_bool(cls, v: object) -> object:
+        if isinstance(v, bool):
+            raise ValueError("must be a count (>= 1) or a fraction in (0, 1), not a boolean")
+        return v
+
     @field_validator("limit_samples")
     @classmethod
     def _limit_positive(cls, v: int | float | None) -> int | float | None:
