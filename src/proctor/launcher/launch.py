@@ -42,7 +42,22 @@ def prepare(
         cfg.execution.output_dir = str(cwd / out)
     plan = make_plan(cfg, path, tasks=tasks, env_file=env_path)
     envfile.require(plan.required_env(), envfile.environment(env_path), env_path)
+    _check_datasets(plan)
     return plan, render_files(plan)
+
+
+def _check_datasets(plan: Plan) -> None:
+    """Load the user's own data on the host now, so a bad line stops the run before it starts."""
+    from proctor.harness import benchmarks
+
+    for job in plan.jobs:
+        if job.custom_command or job.dataset_dir is None:
+            continue
+        try:
+            benchmarks.get(job.spec.benchmark).load(job.spec.params, str(job.dataset_dir))
+        except (ValueError, OSError) as e:
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ProctorError(f"task {job.dirname}: {first}") from None
 
 
 def launch(
