@@ -329,6 +329,7 @@ class Client:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.params.request_timeout),
             headers=self._headers,
+            cookie_jar=aiohttp.DummyCookieJar(),  # an API sets no cookies worth keeping
         )
         return self
 
