@@ -1,13 +1,33 @@
 """Everything that talks to the Docker Engine: the only module that imports ``docker``.
 
-Functions take the client as a parameter so tests can hand in a real or fake one.
+Functions take the client as a parameter so tests can hand in a real or fake one. The
+SDK is imported on first use: `inv status` and friends start faster without it, and the
+label names below are needed by modules that never talk to Docker.
 """
 
 from __future__ import annotations
 
-import docker
-from docker.errors import DockerException, ImageNotFound
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from proctor.launcher.errors import ProctorError
+
+if TYPE_CHECKING:
+    import docker
+
+# Every proctor container carries these (compose's `com.docker.compose.*` idea).
+LABEL_INVOCATION = "proctor.invocation"
+LABEL_JOB = "proctor.job"
+LABEL_TASK = "proctor.task"
+LABEL_CONFIG_HASH = "proctor.config-hash"
+LABEL_ROLE = "proctor.role"  # "task" or "deployment"
+
+# Docker states in which a container still holds (or is about to hold) a running process.
+ALIVE_STATES = frozenset({"created", "running", "restarting", "paused"})
+_EXIT_CODE = re.compile(r"^Exited \((-?\d+)\)")
 
 UNREACHABLE = (
     "cannot reach the Docker daemon ({detail}): start it (e.g. sudo systemctl start docker) "
@@ -17,6 +37,9 @@ UNREACHABLE = (
 
 def connect() -> docker.DockerClient:
     """A client that has answered a ping, or a ProctorError saying how to fix it."""
+    import docker
+    from docker.errors import DockerException
+
     try:
         client = docker.from_env(timeout=30)
         client.ping()
@@ -28,6 +51,8 @@ def connect() -> docker.DockerClient:
 
 def require_images(client: docker.DockerClient, images: list[str], harness_image: str) -> None:
     """Raise for the first image the engine does not have (nothing can be pulled here)."""
+    from docker.errors import DockerException, ImageNotFound
+
     for image in dict.fromkeys(images):
         try:
             client.images.get(image)
@@ -39,3 +64,86 @@ def require_images(client: docker.DockerClient, images: list[str], harness_image
             raise ProctorError(f"Docker image {image} not found: {fix}") from None
         except DockerException as e:
             raise ProctorError(UNREACHABLE.format(detail=str(e)[:160])) from None
+
+
+@dataclass(frozen=True)
+class Container:
+    """What one list call tells about a container (no per-container inspect)."""
+
+    id: str
+    name: str
+    state: str  # created, running, restarting, paused, removing, exited, dead
+    exit_code: int | None  # for exited containers
+    labels: dict[str, str]
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ALIVE_STATES
+
+    @property
+    def job(self) -> str | None:
+        return self.labels.get(LABEL_JOB)
+
+
+def list_containers(client: docker.DockerClient, **labels: str) -> list[Container]:
+    """Every proctor container (running or not) with the given label values, in ONE API call.
+
+    Args:
+        client: A connected client.
+        labels: Label name -> value to filter on, e.g. ``{LABEL_INVOCATION: "0123abcd"}``.
+
+    Raises:
+        ProctorError: The daemon stopped answering.
+    """
+    from docker.errors import DockerException
+
+    filters = [LABEL_INVOCATION] + [f"{key}={value}" for key, value in labels.items()]
+    try:
+        # sparse: the list endpoint's data only; otherwise the SDK inspects each container.
+        found = client.containers.list(all=True, sparse=True, filters={"label": filters})
+    except DockerException as e:
+        raise ProctorError(UNREACHABLE.format(detail=str(e)[:160])) from None
+    out = []
+    for c in found:
+        attrs = c.attrs
+        names = attrs.get("Names") or [attrs.get("Id", "")[:12]]
+        match = _EXIT_CODE.match(attrs.get("Status") or "")
+        out.append(
+            Container(
+                id=attrs.get("Id", ""),
+                name=names[0].lstrip("/"),
+                state=str(attrs.get("State") or "unknown"),
+                exit_code=int(match[1]) if match else None,
+                labels=dict(attrs.get("Labels") or {}),
+            )
+        )
+    return out
+
+
+def stop_containers(
+    client: docker.DockerClient, containers: Iterable[Container], grace: float
+) -> list[str]:
+    """Stop containers at once: SIGTERM, then SIGKILL after ``grace`` seconds (docker stop).
+
+    A container that is already gone or stopped is fine. Returns the names it stopped.
+    """
+    from docker.errors import APIError, NotFound
+
+    def stop(container: Container) -> str | None:
+        try:
+            # The HTTP call lasts up to `grace` seconds; give it that plus some slack.
+            client.api.timeout = max(float(client.api.timeout or 0), grace + 30)
+            client.api.stop(container.id, timeout=int(max(grace, 0)))
+        except NotFound:
+            return None
+        except APIError as e:
+            if e.status_code in (304, 404, 409):  # not running / gone / being removed
+                return None
+            raise ProctorError(f"cannot stop container {container.name}: {e.explanation}") from None
+        return container.name
+
+    todo = list(containers)
+    if not todo:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(todo))) as pool:
+        return [name for name in pool.map(stop, todo) if name]

@@ -12,15 +12,16 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import proctor
+from proctor.launcher.containers import (
+    LABEL_CONFIG_HASH,
+    LABEL_INVOCATION,
+    LABEL_JOB,
+    LABEL_ROLE,
+    LABEL_TASK,
+)
 from proctor.launcher.plan import DATASETS_MOUNT, Job, Plan
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
-
-LABEL_INVOCATION = "proctor.invocation"
-LABEL_JOB = "proctor.job"
-LABEL_TASK = "proctor.task"
-LABEL_CONFIG_HASH = "proctor.config-hash"
-LABEL_ROLE = "proctor.role"  # "task" or "deployment"
 
 
 def _quote(value: Any) -> str:
