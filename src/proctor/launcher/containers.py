@@ -131,8 +131,6 @@ def stop_containers(
 
     def stop(container: Container) -> str | None:
         try:
-            # The HTTP call lasts up to `grace` seconds; give it that plus some slack.
-            client.api.timeout = max(float(client.api.timeout or 0), grace + 30)
             client.api.stop(container.id, timeout=int(max(grace, 0)))
         except NotFound:
             return None
