@@ -269,6 +269,12 @@ class FakeEndpoint:
     async def _unbind(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        # Handlers still hanging on a Fault(hang_s=...) outlive cleanup(): end them here,
+        # or closing the loop reports them as destroyed while pending.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def stop(self) -> None:
         """Stop serving and join the thread."""
