@@ -1,0 +1,1 @@
+"""Stand-ins for the outside world (an OpenAI-compatible endpoint, a tiny benchmark) for tests and benches."""

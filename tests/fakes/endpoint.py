@@ -1,4 +1,4 @@
-"""A real OpenAI-compatible HTTP server on 127.0.0.1, for tests and benches.
+"""A real OpenAI-compatible HTTP server (on 127.0.0.1 by default), for tests and benches.
 
 It serves ``POST /v1/chat/completions``, ``POST /v1/completions`` and ``GET /v1/models``
 from an aiohttp application running on its own event loop in a background thread, so
@@ -34,6 +34,7 @@ Arguments:
 - ``key(body) -> str``: what requests are counted by. Default: the last user message's
   text for chat, the prompt for completions.
 - ``record``: keep every request for inspection.
+- ``host``, ``port``: where to listen (default 127.0.0.1 and a free port).
 
 Standalone, for benches and container tests (prints its URL, serves until SIGTERM)::
 
@@ -101,6 +102,7 @@ class FakeEndpoint:
         faults: FaultRule | None = None,
         key: Callable[[Body], str] = prompt_key,
         record: bool = False,
+        host: str = "127.0.0.1",
         port: int = 0,
         model: str = "fake-model",
     ) -> None:
@@ -114,6 +116,7 @@ class FakeEndpoint:
         self.first_request_at: float | None = None
         self.peak_in_flight = 0
         self._in_flight = 0
+        self._host = host
         self._port = port
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -129,7 +132,8 @@ class FakeEndpoint:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}/v1"
+        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
+        return f"http://{host}:{self._port}/v1"
 
     @property
     def chat_url(self) -> str:
@@ -262,7 +266,7 @@ class FakeEndpoint:
         # access_log=None: a log line per request would cost more than the request.
         self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
+        site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
@@ -302,11 +306,14 @@ def _answer_from(spec: str) -> Callable[[Body], str]:
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, after printing 'listening on <base url>'."""
     parser = argparse.ArgumentParser(description="A fake OpenAI-compatible endpoint.")
+    parser.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve containers too")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--answer", default="echo", help="'echo' or 'const:TEXT'")
     args = parser.parse_args(argv)
-    endpoint = FakeEndpoint(_answer_from(args.answer), delay=args.delay, port=args.port)
+    endpoint = FakeEndpoint(
+        _answer_from(args.answer), delay=args.delay, host=args.host, port=args.port
+    )
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
