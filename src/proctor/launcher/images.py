@@ -29,8 +29,13 @@ HARNESS_IMAGE = f"{HARNESS_REPOSITORY}:{__version__}"
 HARNESS_LATEST = f"{HARNESS_REPOSITORY}:latest"
 INPUTS_LABEL = "proctor.inputs-hash"
 
+SERVER_REPOSITORY = "proctor-llamacpp"
+SERVER_IMAGE = f"{SERVER_REPOSITORY}:{__version__}"
+SERVER_LATEST = f"{SERVER_REPOSITORY}:latest"
+
 BASE_SCRIPT = Path("docker/base-image.sh")
 DOCKERFILE = Path("docker/harness.Dockerfile")
+SERVER_DOCKERFILE = Path("docker/llamacpp.Dockerfile")
 
 # pip settings worth carrying into the build; values reach docker through its environment
 # (`--build-arg NAME`), never its command line, and are never printed.
@@ -53,14 +58,21 @@ _DOCKER_DOWN = (
 
 
 def ensure_images(
-    repo_root: Path, *, force: bool = False, base_image: str = BASE_IMAGE, log: Log = print
+    repo_root: Path,
+    *,
+    force: bool = False,
+    base_image: str = BASE_IMAGE,
+    server: bool = True,
+    log: Log = print,
 ) -> None:
-    """Make the base image when missing, then build the harness image unless it is current.
+    """Make the base image when missing, then build the harness and model-server images
+    unless they are current.
 
     Args:
         repo_root: The proctor checkout (holds docker/, pyproject.toml, src/).
-        force: Rebuild the harness image without Docker's layer cache, even when current.
-        base_image: What the harness image is built FROM; only the default is made locally.
+        force: Rebuild the images without Docker's layer cache, even when current.
+        base_image: What the images are built FROM; only the default is made locally.
+        server: Also build the llama.cpp model-server image (the quickstart's).
         log: Receives progress lines, including the build output.
 
     Raises:
@@ -75,17 +87,30 @@ def ensure_images(
     with tempfile.TemporaryDirectory(prefix="proctor-build-") as tmp:
         context = Path(tmp)
         assemble_context(repo_root, context)
-        digest = context_hash(context, base_id)
-        if not force:
-            current = _image_with_label(INPUTS_LABEL, digest)
-            if current is not None:
-                _tag(current, HARNESS_IMAGE, HARNESS_LATEST)
-                log(f"{HARNESS_IMAGE} is up to date (inputs {digest[:12]})")
-                return
-        ca = find_ca_bundle()
-        if ca is not None:
-            (context / CONTEXT_CA).write_bytes(ca.read_bytes())
-        _build(context, base_image, digest, force=force, log=log)
+        _ensure(context, base_image, base_id, (HARNESS_IMAGE, HARNESS_LATEST), force, log)
+    if server:
+        with tempfile.TemporaryDirectory(prefix="proctor-build-") as tmp:
+            context = Path(tmp)
+            shutil.copyfile(repo_root / SERVER_DOCKERFILE, context / "Dockerfile")
+            (context / CONTEXT_CA.parent).mkdir()
+            _ensure(context, base_image, base_id, (SERVER_IMAGE, SERVER_LATEST), force, log)
+
+
+def _ensure(
+    context: Path, base_image: str, base_id: str, tags: tuple[str, ...], force: bool, log: Log
+) -> None:
+    """Build ``context`` as ``tags`` unless an image built from the same inputs exists."""
+    digest = context_hash(context, base_id)
+    if not force:
+        current = _image_with_label(INPUTS_LABEL, digest)
+        if current is not None:
+            _tag(current, *tags)
+            log(f"{tags[0]} is up to date (inputs {digest[:12]})")
+            return
+    ca = find_ca_bundle()
+    if ca is not None:
+        (context / CONTEXT_CA).write_bytes(ca.read_bytes())
+    _build(context, base_image, digest, tags, force=force, log=log)
 
 
 def harness_requirements(pyproject: Path) -> list[str]:
@@ -165,7 +190,9 @@ def find_ca_bundle() -> Path | None:
     return None
 
 
-def _build(context: Path, base_image: str, digest: str, *, force: bool, log: Log) -> None:
+def _build(
+    context: Path, base_image: str, digest: str, tags: tuple[str, ...], *, force: bool, log: Log
+) -> None:
     env = dict(os.environ)
     passed: list[str] = []
     for name in PIP_SETTINGS:
@@ -178,25 +205,27 @@ def _build(context: Path, base_image: str, digest: str, *, force: bool, log: Log
     passed += [name for name in PROXY_SETTINGS if env.get(name)]
     cmd = ["docker", "build", "--force-rm", "--file", str(context / "Dockerfile")]
     cmd += ["--build-arg", f"BASE_IMAGE={base_image}", "--label", f"{INPUTS_LABEL}={digest}"]
-    cmd += ["--tag", HARNESS_IMAGE, "--tag", HARNESS_LATEST]
+    for tag in tags:
+        cmd += ["--tag", tag]
     for name in passed:
         cmd += ["--build-arg", name]
     if force:
         cmd.append("--no-cache")
     cmd.append(str(context))
 
-    previous = _image_id(HARNESS_IMAGE)
+    image = tags[0]
+    previous = _image_id(image)
     ca_note = "with the host's CA bundle" if (context / CONTEXT_CA).exists() else "no CA bundle"
     settings = f", passing {', '.join(passed)}" if passed else ""
-    log(f"building {HARNESS_IMAGE} from {base_image} ({ca_note}{settings})")
+    log(f"building {image} from {base_image} ({ca_note}{settings})")
     started = time.monotonic()
     code = _stream(cmd, env=env, log=log)
     if code != 0:
         raise ProctorError(
-            f"building {HARNESS_IMAGE} failed (docker build exit {code}): see the output above"
+            f"building {image} failed (docker build exit {code}): see the output above"
         )
-    log(f"built {HARNESS_IMAGE} in {time.monotonic() - started:.0f} s (inputs {digest[:12]})")
-    if previous is not None and previous != _image_id(HARNESS_IMAGE):
+    log(f"built {image} in {time.monotonic() - started:.0f} s (inputs {digest[:12]})")
+    if previous is not None and previous != _image_id(image):
         # The old build is now untagged; drop it unless something still uses it.
         _run(["docker", "image", "rm", previous])
 
