@@ -116,11 +116,12 @@ def write_folder(folder: Path, files: dict[str, tuple[str, int]], task_dirs: lis
         raise ProctorError(f"cannot write {folder}: {e.strerror or e}") from None
 
 
-def start(folder: Path) -> int:
-    """Start run_all.sh in its own session, detached; return its pid."""
+def start(folder: Path, tasks: list[str] | None = None) -> int:
+    """Start run_all.sh (for ``tasks``, default all) in its own session, detached; return its pid."""
+    folder = folder.resolve()
     with open(folder / "run_all.log", "ab") as log:
         proc = subprocess.Popen(
-            ["bash", str(folder / "run_all.sh")],
+            ["bash", str(folder / "run_all.sh"), *(tasks or [])],
             cwd=folder,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -128,6 +129,9 @@ def start(folder: Path) -> int:
             start_new_session=True,
             close_fds=True,
         )
+    # run_all.sh writes this too, once bash is up; until then status must not think the
+    # driver is gone. A new session: its pid is its process group.
+    (folder / "run_all.pid").write_text(f"{proc.pid} {proc.pid}\n", encoding="utf-8")
     return proc.pid
 
 
