@@ -1,0 +1,77 @@
+"""The quickstart against a real model: llama.cpp serving SmolLM2-135M-Instruct in Docker."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.integration.helpers import proctor_containers, wait_for
+
+pytestmark = pytest.mark.docker
+
+LIMIT = 4
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_quickstart_evaluates_the_real_model(tmp_path, inv):
+    result = inv(
+        "run",
+        "--config",
+        str(ROOT / "configs" / "quickstart.yaml"),
+        "-o",
+        f"evaluation.params.limit_samples={LIMIT}",
+        "-o",
+        f"deployment.port={free_port()}",
+        "-o",
+        f"execution.output_dir={tmp_path / 'outputs'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "outputs").iterdir()
+    record = yaml.safe_load((folder / "invocation.yaml").read_text())
+    tasks = [job["task"] for job in record["jobs"]]
+    assert tasks == ["gsm8k", "mmlu", "arc_challenge", "jsonl"]
+    wait_for(
+        lambda: all((folder / t / "logs" / "stage.exit").exists() for t in tasks),
+        timeout=900,
+        interval=2,
+    )
+
+    for task in tasks:
+        exit_fields = (folder / task / "logs" / "stage.exit").read_text().split()
+        assert exit_fields[1] == "0", (task, (folder / task / "logs" / "stdout.log").read_text())
+        results = json.loads((folder / task / "artifacts" / "results.json").read_text())
+        assert results["counts"] == {"total": LIMIT, "scored": LIMIT, "errors": 0}
+        for metric in results["metrics"].values():
+            assert 0 <= metric["value"] <= 1 and metric["n"] == LIMIT
+            assert metric["ci_low"] <= metric["value"] <= metric["ci_high"]
+        lines = [
+            json.loads(line)
+            for line in (folder / task / "artifacts" / "samples.jsonl").read_text().splitlines()
+        ]
+        assert len(lines) == LIMIT
+        for line in lines:
+            assert line["status"] == "scored" and line["response"].strip()
+            assert line["usage"]["completion_tokens"] > 0
+    # The server log shows real generations, and everything is stopped at the end.
+    assert (
+        "POST /v1/chat/completions" in (folder / "deployment" / "logs" / "stdout.log").read_text()
+    )
+    inv_id = record["id"]
+    wait_for(
+        lambda: not [
+            c
+            for c in proctor_containers(**{"proctor.invocation": inv_id})
+            if c["State"] == "running"
+        ],
+        timeout=60,
+    )
