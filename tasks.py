@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from invoke import Context, Exit, task
 
+from proctor.launcher.cli import optional_positional
 from proctor.launcher.errors import ProctorError
+
+ID_HELP = "invocation id (a unique prefix is enough) or job (<inv>.<n> or <inv>/<task>)"
+OUTPUTS_HELP = "folder of invocations (default ./outputs)"
 
 
 def _fail(error: ProctorError) -> Exit:
@@ -59,4 +63,116 @@ def image(c, force=False):
         raise _fail(e) from None
 
 
-__all__ = ["Context", "image", "run"]
+@task(
+    positional=["id"],
+    help={
+        "id": ID_HELP + "; default: the latest invocation",
+        "json": "print JSON instead of a table",
+        "watch": "redraw every 2 s until every job has ended",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def status(c, id=None, json=False, watch=False, outputs=None):
+    """Show the state, progress and failures of an invocation's jobs (default: the latest)."""
+    from proctor.launcher import invocations, views
+
+    try:
+        out = invocations.outputs_dir(outputs)
+        if watch and not json:
+            views.watch(out, id or None)
+        else:
+            print(views.status_view(out, id or None, as_json=json)[0])
+    except ProctorError as e:
+        raise _fail(e) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@task(help={"json": "print JSON instead of a table", "outputs": OUTPUTS_HELP})
+def ls(c, json=False, outputs=None):
+    """List every invocation, newest first, with how many jobs are in each state."""
+    from proctor.launcher import invocations, views
+
+    try:
+        print(views.list_view(invocations.outputs_dir(outputs), as_json=json))
+    except ProctorError as e:
+        raise _fail(e) from None
+
+
+@task(
+    positional=["id"],
+    iterable=["task"],
+    help={
+        "id": ID_HELP + "; default: the latest invocation",
+        "task": "only this task's log; repeatable",
+        "follow": "keep printing while jobs run; ends when all of them have ended",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def logs(c, id=None, task=None, follow=False, outputs=None):
+    """Print the script and container output of jobs, each line tagged with its task."""
+    from proctor.launcher import invocations
+    from proctor.launcher import logs as logs_mod
+
+    try:
+        selection = invocations.resolve(invocations.outputs_dir(outputs), id or None)
+        logs_mod.show(selection, task, follow=follow)
+    except ProctorError as e:
+        raise _fail(e) from None
+    except KeyboardInterrupt:
+        pass
+
+
+@task(
+    positional=["id"],
+    help={
+        "id": ID_HELP,
+        "grace": "seconds between SIGTERM and SIGKILL (default 10)",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def kill(c, id=None, grace=10.0, outputs=None):
+    """Stop an invocation or one job: containers, then scripts; mark it KILLED."""
+    from proctor.launcher import invocations, jobs
+
+    if not id:
+        raise Exit("proctor: inv kill needs an invocation or job id (inv ls lists them)", code=2)
+    try:
+        for line in jobs.kill(invocations.outputs_dir(outputs), id, grace=float(grace)):
+            print(line)
+    except ProctorError as e:
+        raise _fail(e) from None
+
+
+@task(
+    iterable=["task"],
+    help={
+        "invocation": "invocation id (a unique prefix is enough); default: the latest",
+        "task": "rerun this task whatever its state; repeatable "
+        "(default: every job that did not succeed)",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def resume(c, invocation=None, task=None, outputs=None):
+    """Rerun the jobs that did not succeed, from the stored scripts, detached."""
+    from proctor.launcher import invocations, jobs
+
+    try:
+        resumed = jobs.resume(invocations.outputs_dir(outputs), invocation, task)
+    except ProctorError as e:
+        raise _fail(e) from None
+    inv = resumed.invocation
+    for line in resumed.busy:
+        print(f"left alone: {line}")
+    if resumed.pid is None:
+        print(f"nothing to resume: every job of {inv.id} succeeded (rerun one with --task NAME)")
+        return
+    names = ", ".join(f"{r.job.task} ({r.status.state})" for r in resumed.started)
+    print(f"resuming {names} of invocation {inv.id} from its stored scripts in {inv.folder}")
+    print(f"  inv status {inv.id}     inv logs {inv.id} --follow")
+
+
+optional_positional("status", "id")
+optional_positional("logs", "id")
+
+__all__ = ["Context", "image", "kill", "logs", "ls", "resume", "run", "status"]

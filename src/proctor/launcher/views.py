@@ -1,0 +1,259 @@
+"""What `inv status` and `inv ls` print: tables for people (tabulate), JSON for scripts.
+
+The states come from proctor.launcher.status; nothing here decides one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from proctor.launcher import invocations
+from proctor.launcher.errors import ProctorError
+from proctor.launcher.invocations import Invocation
+from proctor.launcher.status import JobRow, Snapshot, counts, snapshot
+
+WATCH_EVERY_S = 2.0
+
+
+def status_view(outputs: Path, ident: str | None, *, as_json: bool = False) -> tuple[str, bool]:
+    """The status of an invocation or job as text, and whether all of its jobs have ended."""
+    selection = invocations.resolve(outputs, ident)
+    inv = selection.invocation
+    snap = snapshot([inv], jobs=selection.jobs)
+    rows = snap.of(inv)
+    ended = all(r.status.ended for r in rows)
+    text = status_json(inv, rows, snap) if as_json else status_table(inv, rows, snap)
+    return text, ended
+
+
+def watch(outputs: Path, ident: str | None, *, every_s: float = WATCH_EVERY_S) -> None:
+    """Redraw the status table until every job has ended (or Ctrl-C)."""
+    tty = sys.stdout.isatty()
+    while True:
+        text, ended = status_view(outputs, ident)
+        if tty:
+            sys.stdout.write("\x1b[H\x1b[2J")  # home, clear screen
+        sys.stdout.write(f"{text}\n" if tty else f"{text}\n\n")
+        sys.stdout.flush()
+        if ended:
+            return
+        time.sleep(every_s)
+
+
+def list_view(outputs: Path, *, as_json: bool = False) -> str:
+    """Every invocation, newest first, with how many of its jobs are in each state."""
+    loaded: list[Invocation] = []
+    broken: dict[str, str] = {}
+    for folder in invocations.scan(outputs):
+        try:
+            loaded.append(invocations.load(folder))
+        except ProctorError as e:
+            broken[folder.name] = str(e)
+    if not loaded and not broken:
+        return (
+            "[]"
+            if as_json
+            else f"no invocations in {outputs} yet: start one with inv run --config FILE"
+        )
+    snap = snapshot(loaded)
+    return list_json(loaded, snap, broken) if as_json else list_table(loaded, snap, broken)
+
+
+STATUS_HEADERS = [
+    "job",
+    "task",
+    "state",
+    "progress",
+    "rate",
+    "ETA",
+    "errors",
+    "container",
+    "exit / reason",
+    "elapsed",
+]
+
+
+def duration(seconds: float | None) -> str:
+    """``42s``, ``3m05s``, ``2h07m``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def _progress(row: JobRow) -> str:
+    p = row.obs.progress
+    if p is None:
+        return "-"
+    pct = f" ({100 * p.done / p.total:.0f}%)" if p.total else ""
+    return f"{p.done}/{p.total}{pct}"
+
+
+def _rate(row: JobRow) -> str:
+    p = row.obs.progress
+    if p is None or p.rate_per_s is None or row.status.ended:
+        return "-"
+    return f"{p.rate_per_s:.3g}/s"
+
+
+def _eta(row: JobRow) -> str:
+    p = row.obs.progress
+    if p is None or row.status.ended or row.status.state != "RUNNING":
+        return "-"
+    return duration(p.eta_s)
+
+
+def _errors(row: JobRow) -> str:
+    if row.obs.results is not None:
+        return str(row.obs.results.errors)
+    p = row.obs.progress
+    return str(p.failed) if p is not None else "-"
+
+
+def _container(row: JobRow) -> str:
+    c = row.obs.container
+    if not row.obs.docker_known:
+        return "?"
+    if c is None:
+        return "-"
+    return f"{c.state} ({c.exit_code})" if c.exit_code is not None else c.state
+
+
+def _exit(row: JobRow) -> str:
+    st = row.status
+    if st.state == "SUCCEEDED":
+        return "0"
+    return st.reason or (str(st.exit_code) if st.exit_code is not None else "")
+
+
+def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snapshot) -> str:
+    """The `inv status` table, a summary line and what to do about LOST/FAILED jobs."""
+    from tabulate import tabulate
+
+    body = [
+        [
+            row.job.id,
+            row.job.task,
+            row.status.state,
+            _progress(row),
+            _rate(row),
+            _eta(row),
+            _errors(row),
+            _container(row),
+            _exit(row),
+            duration(row.status.elapsed_s),
+        ]
+        for row in rows
+    ]
+    summary = ", ".join(f"{n} {state}" for state, n in counts(rows).items()) or "no jobs"
+    lines = [
+        f"invocation {invocation.id}  {invocation.folder}",
+        f"{invocation.mode}, created {invocation.created:%Y-%m-%d %H:%M:%S} UTC: {summary}",
+        "",
+        tabulate(body, headers=STATUS_HEADERS, disable_numparse=True),
+    ]
+    if snapshot.warning:
+        lines.append(f"\nwarning: {snapshot.warning}")
+    needs = [r for r in rows if r.status.state in ("LOST", "FAILED", "KILLED")]
+    if any(r.status.state == "LOST" for r in rows):
+        lines.append(
+            f"\nLOST jobs: their script died. Continue them with: inv resume --invocation {invocation.id}"
+        )
+    elif needs and all(r.status.ended for r in rows):
+        lines.append(f"\nrerun what did not succeed: inv resume --invocation {invocation.id}")
+    return "\n".join(lines)
+
+
+def row_dict(row: JobRow) -> dict[str, Any]:
+    obs, st = row.obs, row.status
+    p = obs.progress
+    return {
+        "job": row.job.id,
+        "task": row.job.task,
+        "state": st.state,
+        "reason": st.reason,
+        "exit_code": st.exit_code,
+        "progress": None
+        if p is None
+        else {
+            "done": p.done,
+            "failed": p.failed,
+            "total": p.total,
+            "rate_per_s": p.rate_per_s,
+            "eta_s": p.eta_s,
+        },
+        "container": None
+        if obs.container is None
+        else {
+            "name": row.container_name,
+            "state": obs.container.state,
+            "exit_code": obs.container.exit_code,
+        },
+        "docker_known": obs.docker_known,
+        "elapsed_s": None if st.elapsed_s is None else round(st.elapsed_s, 1),
+        "folder": str(row.job.folder),
+    }
+
+
+def status_json(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snapshot) -> str:
+    return json.dumps(
+        {
+            "invocation": invocation.id,
+            "folder": str(invocation.folder),
+            "mode": invocation.mode,
+            "counts": counts(rows),
+            "warning": snapshot.warning,
+            "jobs": [row_dict(r) for r in rows],
+        },
+        indent=2,
+    )
+
+
+def list_table(
+    invocations: Sequence[Invocation], snapshot: Snapshot, broken: dict[str, str]
+) -> str:
+    """`inv ls`: one line per invocation, newest first."""
+    from tabulate import tabulate
+
+    body = []
+    for inv in invocations:
+        rows = snapshot.of(inv)
+        states = ", ".join(f"{n} {state}" for state, n in counts(rows).items())
+        body.append(
+            [inv.id, f"{inv.created:%Y-%m-%d %H:%M:%S}", len(inv.jobs), states, inv.folder.name]
+        )
+    for name, why in broken.items():
+        body.append(["?", "", "", f"unreadable: {why}", name])
+    text = tabulate(body, headers=["invocation", "created (UTC)", "jobs", "states", "folder"])
+    if snapshot.warning:
+        text += f"\n\nwarning: {snapshot.warning}"
+    return text
+
+
+def list_json(invocations: Sequence[Invocation], snapshot: Snapshot, broken: dict[str, str]) -> str:
+    return json.dumps(
+        {
+            "invocations": [
+                {
+                    "invocation": inv.id,
+                    "created": inv.created.isoformat(),
+                    "folder": str(inv.folder),
+                    "jobs": len(inv.jobs),
+                    "counts": counts(snapshot.of(inv)),
+                }
+                for inv in invocations
+            ],
+            "unreadable": broken,
+            "warning": snapshot.warning,
+        },
+        indent=2,
+    )
