@@ -36,16 +36,18 @@ def rows(folder: Path, tasks: list[str]) -> list[list[Any]]:
                 else ""
             )
             value = f"{m['value']:.3f}" if isinstance(m.get("value"), int | float) else "-"
-            out.append([
-                task,
-                name,
-                value,
-                ci,
-                m.get("n", ""),
-                counts.get("errors", ""),
-                usage.get("total_tokens", ""),
-                f"{wall:.0f} s" if isinstance(wall, int | float) else "",
-            ])
+            out.append(
+                [
+                    task,
+                    name,
+                    value,
+                    ci,
+                    m.get("n", ""),
+                    counts.get("errors", ""),
+                    usage.get("total_tokens", ""),
+                    f"{wall:.0f} s" if isinstance(wall, int | float) else "",
+                ]
+            )
     return out
 
 
