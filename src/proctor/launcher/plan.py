@@ -14,7 +14,9 @@ from proctor.harness.taskfile import Endpoint, TaskSpec
 from proctor.launcher.config import DockerDeployment, RunConfig, TaskConfig
 from proctor.launcher.errors import ProctorError
 
-HARNESS_COMMAND = "proctor-eval --task-file /proctor/task.yaml --results /results"
+# exec: the harness must be the process the container's init signals, or docker stop
+# ends the `sh -c` wrapper and the harness dies without its graceful stop.
+HARNESS_COMMAND = "exec proctor-eval --task-file /proctor/task.yaml --results /results"
 DATASETS_MOUNT = "/datasets"
 
 
