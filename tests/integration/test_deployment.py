@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
 
 from tests.integration.helpers import (
     BASE_IMAGE,
+    free_port,
     invocation_dir,
     proctor_containers,
     wait_for,
@@ -22,12 +22,6 @@ FETCH = (
     "print(u.urlopen('http://127.0.0.1:{port}/hello.txt').read().decode())\" "
     "> /results/fetched.txt"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_tasks_share_one_healthy_server_that_is_stopped_at_the_end(tmp_path, inv):

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.integration.helpers import proctor_containers, wait_for
+from tests.integration.helpers import free_port, proctor_containers, wait_for
 
 pytestmark = pytest.mark.docker
 
 LIMIT = 4
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_quickstart_evaluates_the_real_model(tmp_path, inv):
