@@ -60,14 +60,17 @@ from aiohttp import web
 Body = dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: usable as a dict key
 class Fault:
-    """An abnormal reply: a status with headers and body, or a hang before the normal answer."""
+    """An abnormal reply: a status with headers and body, a hang before the normal answer,
+    or a broken connection (``cut``: "reset" aborts after the first bytes of a 200 reply,
+    "truncate" closes cleanly before its promised Content-Length)."""
 
     status: int = 503
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
     hang_s: float | None = None
+    cut: str | None = None
 
 
 FaultRule = Callable[[str, int, Body], Fault | None]
@@ -203,6 +206,8 @@ class FakeEndpoint:
         if self.delay:
             await asyncio.sleep(self.delay)
         if fault is not None:
+            if fault.cut is not None:
+                return await self._cut(request, fault.cut)
             if fault.hang_s is not None:
                 await asyncio.sleep(fault.hang_s)
             else:
@@ -232,6 +237,21 @@ class FakeEndpoint:
             "usage": usage,
         }
         return web.Response(body=json.dumps(reply).encode(), content_type="application/json")
+
+    async def _cut(self, request: web.Request, how: str) -> web.StreamResponse:
+        """Start a 200 reply and break the connection partway through its body."""
+        response = web.StreamResponse(
+            status=200, headers={"Content-Type": "application/json", "Content-Length": "400"}
+        )
+        await response.prepare(request)
+        await response.write(b'{"id": "cut", "choices": [{"index": 0, "message": {"ro')
+        transport = request.transport
+        if transport is not None:
+            if how == "reset":
+                transport.abort()
+            else:
+                transport.close()
+        return response
 
     # -- lifecycle ----------------------------------------------------------------
 
