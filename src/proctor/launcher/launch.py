@@ -72,12 +72,35 @@ def launch(
     if dry_run:
         return Launched(plan, files, started=False)
     _check_output_dir(Path(plan.config.execution.output_dir))
+    if plan.deployment is None and any(not job.custom_command for job in plan.jobs):
+        check_endpoint(plan.config.target.api_endpoint.url or "")
     client = containers.connect()
     images = [job.image for job in plan.jobs] + ([plan.deployment.image] if plan.deployment else [])
     containers.require_images(client, images, plan.config.execution.image)
     write_folder(plan.folder, files, [job.dirname for job in plan.jobs])
     start(plan.folder)
     return Launched(plan, files, started=True)
+
+
+def check_endpoint(url: str, timeout: float = 5.0) -> None:
+    """Fail now when nothing answers at the endpoint's address; any HTTP reply will do
+    (a 401 or 404 still proves a server is there)."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    probe = f"{parts.scheme}://{parts.netloc}/"
+    try:
+        urllib.request.urlopen(urllib.request.Request(probe, method="GET"), timeout=timeout).close()
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise ProctorError(
+            f"endpoint {url} is unreachable ({reason}): start the server, "
+            "fix target.api_endpoint.url, or use deployment.type: docker"
+        ) from None
 
 
 def _check_output_dir(out: Path) -> None:

@@ -125,6 +125,12 @@ def make_plan(
     network = config.execution.network
     if network == "auto":
         network = "host" if endpoint.is_loopback() else "bridge"
+    elif network == "bridge" and endpoint.is_loopback() and config.deployment.type == "none":
+        raise ProctorError(
+            f"{config_path}: execution.network is bridge, but target.api_endpoint.url "
+            f"{endpoint.url} is this machine's loopback, which a bridged container cannot "
+            "reach: use network auto or host"
+        )
     return Plan(
         invocation_id=inv,
         created=now,
