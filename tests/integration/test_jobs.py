@@ -228,8 +228,10 @@ def _zombie(pid: int) -> bool:
 
 
 def test_unreachable_endpoint_is_named_as_the_reason(workdir):
-    config = jsonl_config(workdir, "http://127.0.0.1:9/v1/chat/completions", samples=5)
-    inv_id = start(workdir, config)
+    # inv run checks that the endpoint answers, so it goes away only after the start.
+    with FakeEndpoint() as ep:
+        config = jsonl_config(workdir, ep.chat_url, samples=5)
+        inv_id = start(workdir, config)
     wait_for(lambda: states(workdir, inv_id) == ["FAILED"], timeout=60, interval=0.3)
     job = status(workdir, inv_id)["jobs"][0]
     assert job["exit_code"] == 3
