@@ -1,0 +1,75 @@
+"""A random sentinel API key travels to the endpoint and nowhere else: not into outputs/,
+logs, `inv` output (errors and --dry-run included), or any process's command line."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+
+import pytest
+import yaml
+
+from tests.fakes.endpoint import FakeEndpoint
+from tests.integration.helpers import all_text_under, invocation_dir, wait_for
+
+pytestmark = pytest.mark.docker
+
+
+def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
+    key = "sk-sentinel-" + secrets.token_hex(16)
+    (tmp_path / ".env").write_text(f"PROCTOR_SECRET_KEY={key}\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "qa.jsonl").write_text(
+        "".join(json.dumps({"input": f"q{i}", "target": f"q{i}"}) + "\n" for i in range(16))
+    )
+    printed = []
+    with FakeEndpoint(delay=0.3, record=True) as ep:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "target": {
+                        "api_endpoint": {
+                            "url": ep.chat_url,
+                            "model_id": "m",
+                            "api_key_name": "PROCTOR_SECRET_KEY",
+                        }
+                    },
+                    "evaluation": {
+                        "params": {"parallelism": 2},
+                        "tasks": [{"name": "jsonl", "dataset_dir": str(data)}],
+                    },
+                    "execution": {"output_dir": str(tmp_path / "outputs")},
+                }
+            )
+        )
+        for args in (
+            ["run", "--config", str(config), "--dry-run"],
+            ["run", "--config", str(config), "-o", "execution.mode=warp"],
+            ["run", "--config", str(config)],
+        ):
+            result = inv(*args, cwd=tmp_path)
+            printed.append(result.stdout + result.stderr)
+        assert "docker run" in printed[0] and "execution.mode" in printed[1]
+        folder = invocation_dir(tmp_path)
+        exit_marker = folder / "jsonl" / "logs" / "stage.exit"
+        saw_docker_run = False
+        while not exit_marker.exists():
+            args = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            assert key not in args
+            saw_docker_run = saw_docker_run or "docker run" in args
+            for command in (["status"], ["status", "--json"], ["logs"], ["ls"]):
+                result = inv(*command, cwd=tmp_path)
+                printed.append(result.stdout + result.stderr)
+        assert saw_docker_run
+        assert exit_marker.read_text().split()[1] == "0"
+        wait_for(lambda: ep.total == 16)
+        assert {auth for _, _, auth in ep.requests} == {f"Bearer {key}"}
+
+    for command in (["status"], ["logs"], ["ls"]):
+        printed.append(inv(*command, cwd=tmp_path).stdout)
+    assert all(key not in text for text in printed)
+    assert key not in all_text_under(tmp_path / "outputs")
+    assert "PROCTOR_SECRET_KEY" in (folder / "invocation.yaml").read_text()  # the name is kept
