@@ -158,3 +158,34 @@ def extract_choice_letter(text: str, letters: str = "ABCD") -> str | None:
     if leading and mentioned <= {leading.group(1)}:
         return leading.group(1)
     return mentioned.pop() if len(mentioned) == 1 else None
+
+
+def last_boxed(text: str) -> str | None:
+    """The contents of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced, or None.
+
+    "so $\\boxed{\\frac{1}{2}}$." gives "\\frac{1}{2}"; an unclosed box gives None.
+    """
+    text = str(text)
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    opening = text.find("{", start)
+    if opening < 0 or text[start:opening].strip() not in ("\\boxed", "\\fbox"):
+        return None
+    depth = 0
+    for i in range(opening, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[opening + 1 : i].strip()
+    return None
+
+
+def latex_equal(gold: str, answer: str) -> bool:
+    """Two LaTeX answers ("\\frac12" and "0.5", "\\left( 3, \\frac{\\pi}{2} \\right)" and
+    "(3,\\pi/2)") are equal as strings without spaces, or mathematically by math-verify."""
+    if "".join(str(gold).split()) == "".join(str(answer).split()) != "":
+        return True
+    return math_equal(f"${gold}$", f"${answer}$")

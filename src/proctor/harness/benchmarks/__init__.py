@@ -12,6 +12,9 @@ CATALOG: dict[str, str] = {
     "mmlu": "mmlu",
     "arc_challenge": "arc",
     "arc_easy": "arc",
+    "hellaswag": "hellaswag",
+    "boolq": "boolq",
+    "math500": "math500",
     "jsonl": "jsonl",
 }
 
