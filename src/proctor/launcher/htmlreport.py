@@ -1,0 +1,344 @@
+"""report.html: one self-contained page per invocation (or per set of invocations).
+
+Bar charts of every metric with their 95% CI (inline SVG drawn here, one bar per
+invocation within each task), a latency and token summary, and a per-task sample
+browser (prompt, response, extracted answer, score, error) with filters for wrong and
+errored samples. Everything is in the one file: no script, style or font is fetched,
+and the page's Content-Security-Policy forbids it, so it opens from disk offline.
+
+run_all.sh writes ``<invocation>/report.html`` when its tasks end by running
+``python -m proctor.launcher.htmlreport <invocation folder>``; `inv report --html`
+writes it again on demand.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import proctor
+from proctor.harness.atomicfile import write_atomic
+from proctor.launcher import samples
+from proctor.launcher.errors import ProctorError
+from proctor.launcher.report import (
+    InvocationReport,
+    TaskReport,
+    collect,
+    metric_names,
+    section,
+    table,
+    task_names,
+)
+from proctor.launcher.views import duration
+
+FILENAME = "report.html"
+TEMPLATE = "report.html.j2"
+MAX_TEXT = 4000  # characters kept of each prompt, response, reasoning and error
+MAX_SAMPLES = 5000  # samples per task embedded in the page
+# Paul Tol's colour-blind safe "bright" scheme, one colour per invocation.
+COLOURS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
+
+# Chart geometry, in SVG pixels.
+PLOT_HEIGHT = 220
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP = 48, 16, 24
+BAR_WIDTH, GROUP_GAP = 26, 28
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    centre: float
+    err_top: float | None  # CI, in pixels; None when results.json gave no CI
+    err_bottom: float | None
+    value: str
+    label_y: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    metric: str
+    width: float
+    height: float
+    left: float
+    right: float
+    baseline: float
+    ticks: list[tuple[float, str]]
+    groups: list[tuple[float, str]]  # x centre and task name
+    rotate: bool  # task names slanted when they would not fit level
+    bars: list[Bar]
+    absent: list[tuple[float, float, str]]  # x, y, text where an invocation has no value
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _scale(reports: Sequence[InvocationReport], metric: str) -> tuple[float, float]:
+    """The value range of a chart: [0, 1] for proportions, else what the values and CIs need."""
+    seen = [
+        v
+        for r in reports
+        for t in r.tasks
+        if metric in t.metrics
+        for v in (t.metrics[metric].value, t.metrics[metric].ci_low, t.metrics[metric].ci_high)
+        if v is not None
+    ]
+    low, high = min([0.0, *seen]), max([0.0, *seen])
+    if low >= 0 and high <= 1:
+        return 0.0, 1.0
+    return low, high if high > low else low + 1
+
+
+def chart(reports: Sequence[InvocationReport], metric: str, tasks: list[str]) -> Chart:
+    """One metric across tasks: a group of bars per task, one bar per invocation."""
+    low, high = _scale(reports, metric)
+    group_width = len(reports) * BAR_WIDTH + GROUP_GAP
+    longest = max((len(t) for t in tasks), default=0)
+    rotate = longest * 7 > group_width
+    bottom_margin = 24 + (int(longest * 5) if rotate else 0)
+    width = MARGIN_LEFT + max(len(tasks), 1) * group_width + MARGIN_RIGHT
+    baseline_y = MARGIN_TOP + PLOT_HEIGHT
+
+    def y(value: float) -> float:
+        return MARGIN_TOP + (high - value) / (high - low) * PLOT_HEIGHT
+
+    ticks = [(y(low + (high - low) * i / 4), f"{low + (high - low) * i / 4:.3g}") for i in range(5)]
+    groups, bars, absent = [], [], []
+    for g, task in enumerate(tasks):
+        x0 = MARGIN_LEFT + g * group_width + GROUP_GAP / 2
+        groups.append((x0 + len(reports) * BAR_WIDTH / 2, task))
+        for i, r in enumerate(reports):
+            x = x0 + i * BAR_WIDTH
+            t = r.task(task)
+            m = t.metrics.get(metric) if t else None
+            if m is None:
+                absent.append((x + BAR_WIDTH / 2, y(max(low, 0.0)) - 4, "n/a"))
+                continue
+            zero = y(max(low, 0.0))
+            top, bottom = sorted((y(m.value), zero))
+            has_ci = m.ci_low is not None and m.ci_high is not None
+            err_top = y(m.ci_high) if has_ci and m.ci_high is not None else None
+            err_bottom = y(m.ci_low) if has_ci and m.ci_low is not None else None
+            n = f", n={m.n}" if m.n is not None else ""
+            bars.append(
+                Bar(
+                    x=x + 2,
+                    y=top,
+                    width=BAR_WIDTH - 4,
+                    height=max(bottom - top, 0.5),
+                    colour=COLOURS[i % len(COLOURS)],
+                    centre=x + BAR_WIDTH / 2,
+                    err_top=err_top,
+                    err_bottom=err_bottom,
+                    value=f"{m.value:.2f}",
+                    label_y=min(top, err_top if err_top is not None else top) - 4,
+                    title=f"{task}, {r.label}: {m.cell()}{n}",
+                )
+            )
+    return Chart(
+        metric=metric,
+        width=width,
+        height=baseline_y + bottom_margin,
+        left=MARGIN_LEFT,
+        right=width - MARGIN_RIGHT,
+        baseline=y(max(low, 0.0)),
+        ticks=ticks,
+        groups=groups,
+        rotate=rotate,
+        bars=bars,
+        absent=absent,
+    )
+
+
+def _cut(text: Any) -> str:
+    if text is None:
+        return ""
+    text = text if isinstance(text, str) else samples.json_text(text)
+    if len(text) <= MAX_TEXT:
+        return text
+    return f"{text[:MAX_TEXT]}\n... [cut: {len(text) - MAX_TEXT:,} more characters]"
+
+
+def kind(record: dict[str, Any]) -> str:
+    """``error``, ``wrong`` (scored, some score below 1) or ``right``."""
+    if record.get("status") != "scored":
+        return "error"
+    scores = samples.scores(record)
+    return "wrong" if any(v < 1 for v in scores.values()) else "right"
+
+
+def sample_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The embedded form of a journal (at most MAX_SAMPLES lines) and how many lines it has."""
+    lines = samples.read(path)
+    rows = []
+    for (ident, repeat), record in list(lines.items())[:MAX_SAMPLES]:
+        usage = section(record.get("usage"))
+        rows.append(
+            {
+                "id": ident,
+                "repeat": repeat,
+                "kind": kind(record),
+                "scores": samples.scores(record),
+                "target": _cut(record.get("target")),
+                "extracted": _cut(record.get("extracted")),
+                "prompt": _cut(samples.prompt_text(record.get("prompt"))),
+                "response": _cut(record.get("response")),
+                "reasoning": _cut(record.get("reasoning")),
+                "error": _cut(record.get("error")),
+                "finish": record.get("finish_reason") or "",
+                "tokens": usage.get("completion_tokens"),
+                "latency": record.get("latency_s"),
+            }
+        )
+    return rows, len(lines)
+
+
+def _usage_row(r: InvocationReport, t: TaskReport) -> dict[str, str]:
+    def number(value: int | None) -> str:
+        return f"{value:,}" if value is not None else "-"
+
+    def seconds(value: float | None) -> str:
+        return f"{value:.2f} s" if value is not None else "-"
+
+    return {
+        "invocation": r.label,
+        "task": t.task,
+        "scored": number(t.count("scored")),
+        "errors": number(t.count("errors")),
+        "prompt": number(t.tokens("prompt_tokens")),
+        "completion": number(t.tokens("completion_tokens")),
+        "total": number(t.tokens()),
+        "p50": seconds(t.latency("p50")),
+        "p90": seconds(t.latency("p90")),
+        "p99": seconds(t.latency("p99")),
+        "wall": duration(t.wall_s) if t.wall_s is not None else "-",
+    }
+
+
+def context(reports: Sequence[InvocationReport]) -> dict[str, Any]:
+    """Everything the template shows, already computed and formatted."""
+    tasks = task_names(reports)
+    metrics = list(dict.fromkeys(m for r in reports for t in r.tasks for m in t.metrics))
+    summary = []
+    for task in tasks:
+        for metric in metric_names(reports, task):
+            cells = []
+            for r in reports:
+                t = r.task(task)
+                m = t.metrics.get(metric) if t else None
+                cells.append(
+                    None
+                    if m is None or t is None
+                    else {
+                        "value": _fmt(m.value),
+                        "ci": m.ci(),
+                        "n": "" if m.n is None else str(m.n),
+                        "errors": t.count("errors") or 0,
+                    }
+                )
+            summary.append({"task": task, "metric": metric, "cells": cells})
+    browsers: list[dict[str, Any]] = []
+    for i, r in enumerate(reports):
+        for t in r.tasks:
+            rows, total = sample_rows(t.job.artifacts / samples.FILENAME)
+            browsers.append(
+                {
+                    "key": f"s{i}-{len(browsers)}",
+                    "invocation": r.label,
+                    "task": t.task,
+                    "rows": rows,
+                    "total": total,
+                    "wrong": sum(1 for x in rows if x["kind"] == "wrong"),
+                    "errors": sum(1 for x in rows if x["kind"] == "error"),
+                    "journal": str(t.job.artifacts / samples.FILENAME),
+                }
+            )
+    notes = [f"{r.label} / {t.task}: {t.note()}" for r in reports for t in r.tasks if t.note()]
+    return {
+        "title": "proctor report: " + ", ".join(r.label for r in reports),
+        "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "version": proctor.__version__,
+        "invocations": [
+            {
+                "label": r.label,
+                "id": r.id,
+                "model": r.model_id or "unknown model",
+                "created": f"{r.created:%Y-%m-%d %H:%M:%S} UTC",
+                "folder": str(r.folder),
+                "colour": COLOURS[i % len(COLOURS)],
+            }
+            for i, r in enumerate(reports)
+        ],
+        "summary": summary,
+        "charts": [chart(reports, metric, tasks) for metric in metrics],
+        "usage": [_usage_row(r, t) for r in reports for t in r.tasks],
+        "browsers": browsers,
+        "notes": notes,
+        "max_text": MAX_TEXT,
+        "max_samples": MAX_SAMPLES,
+        "several": len(reports) > 1,
+    }
+
+
+def render(reports: Sequence[InvocationReport]) -> str:
+    """The report page for one or more invocations."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    from proctor.launcher.render import TEMPLATES
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE).render(**context(reports))
+
+
+def write(reports: Sequence[InvocationReport], path: Path) -> Path:
+    """Write the page atomically (a reader never sees half of it); ProctorError if it cannot."""
+    try:
+        write_atomic(path, render(reports))
+    except OSError as e:
+        raise ProctorError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+def default_path(outputs: Path, reports: Sequence[InvocationReport]) -> Path:
+    """Beside the results for one invocation; in the outputs folder for several."""
+    if len(reports) == 1:
+        return reports[0].folder / FILENAME
+    return outputs / f"report-{'-'.join(r.id for r in reports)}.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m proctor.launcher.htmlreport FOLDER``: write FOLDER/report.html, print the table."""
+    from proctor.launcher import invocations
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m proctor.launcher.htmlreport INVOCATION_FOLDER", file=sys.stderr)
+        return 2
+    try:
+        report = collect(invocations.load(Path(args[0])))
+        path = write([report], report.folder / FILENAME)
+    except ProctorError as e:
+        print(f"proctor: report not written: {e}", file=sys.stderr)
+        return 1
+    print(table([report]))
+    print(f"\nreport: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
