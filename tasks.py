@@ -24,9 +24,11 @@ def _fail(error: ProctorError) -> Exit:
         "task": "run only this task of the config; repeatable",
         "env-file": "file of secrets by name (default ./.env when present)",
         "dry-run": "print the plan and the rendered scripts; write and start nothing",
+        "wait": "stay in the foreground with a live status, then print the report; "
+        "exit 1 if a job did not succeed",
     },
 )
-def run(c, config=None, override=None, task=None, env_file=None, dry_run=False):
+def run(c, config=None, override=None, task=None, env_file=None, dry_run=False, wait=False):
     """Run an evaluation: render scripts into outputs/ and start them detached."""
     from proctor.launcher.launch import describe, launch
 
@@ -48,6 +50,24 @@ def run(c, config=None, override=None, task=None, env_file=None, dry_run=False):
     print(f"\ninvocation {plan.invocation_id} started in {plan.folder}")
     print(f"  inv status {plan.invocation_id}     inv logs {plan.invocation_id} --follow")
     print(f"  inv kill {plan.invocation_id}       inv resume --invocation {plan.invocation_id}")
+    if wait:
+        _wait(plan.folder, plan.invocation_id)
+
+
+def _wait(folder, invocation_id):
+    from proctor.launcher import foreground
+
+    try:
+        succeeded = foreground.follow(folder)
+    except ProctorError as e:
+        raise _fail(e) from None
+    except KeyboardInterrupt:
+        raise Exit(
+            f"\nproctor: stopped waiting; invocation {invocation_id} runs on (inv status {invocation_id})",
+            code=130,
+        ) from None
+    if not succeeded:
+        raise Exit(f"proctor: not every job of {invocation_id} succeeded (see above)", code=1)
 
 
 @task(help={"force": "rebuild even when the images are up to date"})
@@ -172,7 +192,68 @@ def resume(c, invocation=None, task=None, outputs=None):
     print(f"  inv status {inv.id}     inv logs {inv.id} --follow")
 
 
+FORMAT_HELP = "table (default), json, csv or markdown"
+
+
+@task(
+    positional=["ids"],
+    iterable=["id"],
+    help={
+        "ids": "invocation id, or several separated by commas (unique prefixes are enough); "
+        "default: the latest",
+        "id": "one more invocation to put side by side; repeatable",
+        "format": FORMAT_HELP,
+        "html": "also write the HTML report (beside the results for one invocation)",
+        "output": "where --html writes (default <invocation>/report.html, or "
+        "<outputs>/report-<id>-<id>.html for several)",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def report(c, ids=None, id=None, format="table", html=False, output=None, outputs=None):
+    """Show the results of invocations (default: the latest): metrics with 95% CIs, errors, usage."""
+    from pathlib import Path
+
+    from proctor.launcher import htmlreport, invocations
+    from proctor.launcher import report as report_mod
+
+    wanted = [part.strip() for part in (ids or "").split(",") if part.strip()] + list(id or [])
+    try:
+        out = invocations.outputs_dir(outputs)
+        reports = report_mod.load(out, wanted)
+        print(report_mod.render(reports, format))
+        if html:
+            path = Path(output) if output else htmlreport.default_path(out, reports)
+            print(f"\nreport: {htmlreport.write(reports, path)}")
+    except ProctorError as e:
+        raise _fail(e) from None
+
+
+@task(
+    positional=["a", "b"],
+    help={
+        "a": "the baseline invocation id (a unique prefix is enough)",
+        "b": "the invocation compared with it: differences are B - A",
+        "format": FORMAT_HELP,
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def compare(c, a=None, b=None, format="table", outputs=None):
+    """Compare two invocations sample by sample: B - A per metric, paired CI, McNemar p."""
+    from proctor.launcher import compare as compare_mod
+    from proctor.launcher import invocations
+
+    if not a or not b:
+        raise Exit("proctor: inv compare needs two invocation ids: inv compare A B", code=2)
+    try:
+        comparison = compare_mod.load(invocations.outputs_dir(outputs), a, b)
+        print(compare_mod.render(comparison, format))
+    except ProctorError as e:
+        raise _fail(e) from None
+
+
 optional_positional("status", "id")
 optional_positional("logs", "id")
+optional_positional("report", "ids")
+optional_positional("compare", "a", "b")
 
-__all__ = ["Context", "image", "kill", "logs", "ls", "resume", "run", "status"]
+__all__ = ["Context", "compare", "image", "kill", "logs", "ls", "report", "resume", "run", "status"]

@@ -1,0 +1,78 @@
+"""`inv run --wait`: follow a started invocation until its run_all.sh exits, then report.
+
+While the driver runs, a live status is shown every few seconds: on a terminal the
+`inv status` table redrawn in place, otherwise (a log, CI) one summary line whenever
+it changes. Waiting for the driver, not only for the jobs, means the deployment has
+been stopped and report.html written when the report table is printed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from proctor.launcher import invocations, processes, report, status, views
+
+POLL_S = 2.0
+
+
+def summary(rows: Sequence[status.JobRow]) -> str:
+    """``2 RUNNING, 1 SUCCEEDED; samples 31/60, 1 failed``."""
+    states = ", ".join(f"{n} {state}" for state, n in status.counts(rows).items())
+    seen = [r.obs.progress for r in rows if r.obs.progress is not None]
+    if not seen:
+        return states
+    done = sum(p.done for p in seen)
+    total = sum(p.total for p in seen)
+    failed = sum(p.failed for p in seen)
+    return f"{states}; samples {done}/{total}" + (f", {failed} failed" if failed else "")
+
+
+def _lines(text: str) -> int:
+    """How many terminal rows ``text`` takes, counting long lines that wrap."""
+    columns = max(shutil.get_terminal_size().columns, 1)
+    return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
+
+
+def driver_alive(folder: Path) -> bool:
+    return processes.script_alive(folder / "run_all.pid", processes.RUN_ALL) is not None
+
+
+def follow(folder: Path, *, every_s: float = POLL_S, out: TextIO = sys.stdout) -> bool:
+    """Show live status until run_all.sh exits, then the report; True if every job succeeded."""
+    inv = invocations.load(folder)
+    tty = out.isatty()
+    drawn = 0  # lines of the last redraw, to move back over them
+    last = ""
+    while True:
+        running = driver_alive(folder)
+        snap = status.snapshot([inv])
+        rows = snap.of(inv)
+        if not running:
+            break
+        if tty:
+            text = views.status_table(inv, rows, snap)
+            out.write(f"\x1b[{drawn}F\x1b[J" if drawn else "\n")
+            out.write(text + "\n")
+            drawn = _lines(text)
+        else:
+            line = summary(rows)
+            if line != last:
+                out.write(f"{datetime.now():%H:%M:%S}  {line}\n")
+                last = line
+        out.flush()
+        time.sleep(every_s)
+    if tty and drawn:
+        out.write(f"\x1b[{drawn}F\x1b[J")
+    out.write("\n" + views.status_table(inv, rows, snap) + "\n\n")
+    out.write(report.table([report.collect(inv)]) + "\n")
+    page = folder / "report.html"
+    if page.is_file():
+        out.write(f"\nreport: {page}\n")
+    out.flush()
+    return all(r.status.state == "SUCCEEDED" for r in rows)
