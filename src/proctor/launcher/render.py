@@ -89,6 +89,7 @@ def render_run_all(plan: Plan, env: Environment | None = None) -> str:
     return env.get_template("run_all.sh.j2").render(
         invocation_id=plan.invocation_id,
         invocation_dir=str(plan.folder.resolve()),
+        python=sys.executable,
         mode=plan.config.execution.mode,
         max_parallel=plan.config.execution.max_parallel,
         tasks=[job.dirname for job in plan.jobs],
