@@ -1,8 +1,9 @@
 """Run one task: load the benchmark, send what the journal lacks, score, checkpoint, report.
 
 Exit codes: 0 done; 2 bad input (one line on stderr, nothing sent); 3 done but more
-errors than ``max_error_rate`` allows (results are written); 143 stopped by SIGTERM
-(130 by SIGINT), resumable.
+errors than ``max_error_rate`` allows (results are written); 4 the results folder cannot
+be written (disk full, read-only): the journal up to that point is kept, resumable;
+143 stopped by SIGTERM (130 by SIGINT), resumable.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from proctor.harness.progress import Progress
 from proctor.harness.taskfile import TaskSpec
 
 RESULTS_SCHEMA_VERSION = 1
-EXIT_OK, EXIT_BAD_INPUT, EXIT_ERROR_RATE = 0, 2, 3
+EXIT_OK, EXIT_BAD_INPUT, EXIT_ERROR_RATE, EXIT_STORAGE = 0, 2, 3, 4
 EXIT_SIGNAL = {signal.SIGTERM: 143, signal.SIGINT: 130}
 PROGRESS_INTERVAL_S = 1.0
 LOG_INTERVAL_S = 10.0
@@ -176,6 +177,22 @@ def _results(
 
 async def run(spec: TaskSpec, results_dir: Path) -> int:
     """Run one task into ``results_dir`` and return the exit code (see the module docstring)."""
+    try:
+        return await _run(spec, results_dir)
+    except OSError as e:
+        # Disk full, read-only mount, quota: every line journaled so far is intact (a torn
+        # last line is dropped on resume), so say what happened and let a resume continue.
+        where = e.filename or results_dir
+        print(
+            f"proctor-eval: cannot write {where}: {e.strerror or e} "
+            "(results folder full or read-only); free space or fix the mount, then resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_STORAGE
+
+
+async def _run(spec: TaskSpec, results_dir: Path) -> int:
     started_at, t0 = utc_now(), time.perf_counter()
     try:
         prep = _prepare(spec, results_dir)
