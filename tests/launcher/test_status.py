@@ -90,6 +90,12 @@ CASES = [
     ("docker run failed", ended(125), "FAILED", "docker run failed"),
     ("torn exit marker", started(exit=ExitMarker(None)), "FAILED", "unreadable"),
     (
+        "exit marker being written",
+        started(exit=ExitMarker(None), script_alive=True),
+        "RUNNING",
+        "finishing",
+    ),
+    (
         "error rate",
         ended(
             3,
@@ -187,6 +193,8 @@ def test_derive_every_combination(markers, container, script_alive, killed):
     exit_marker = MARKERS[markers].get("exit")
     if killed:
         expected = "KILLED"
+    elif exit_marker is not None and exit_marker.code is None and alive:
+        expected = "RUNNING"
     elif exit_marker is not None:
         expected = "SUCCEEDED" if exit_marker.code == 0 else "FAILED"
     elif markers == "pre-start" and container not in ("created", "running"):
@@ -200,7 +208,7 @@ def test_derive_every_combination(markers, container, script_alive, killed):
     assert state == expected
     if state == "LOST":
         assert "run inv resume" in derive(Observation(**base, killed=killed)).reason
-    assert (state in ENDED) == (killed or exit_marker is not None or state == "LOST")
+    assert (state in ENDED) == (killed or state in ("SUCCEEDED", "FAILED", "LOST"))
 
 
 # -- observe(): reading files that may be missing, empty or half-written --------------------

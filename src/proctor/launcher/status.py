@@ -9,6 +9,8 @@ pure function of that Observation: the whole state machine is there and nowhere 
     stage.killed               any      any            KILLED
     stage.exit "<t> 0"         any      any            SUCCEEDED
     stage.exit "<t> N [why]"   any      any            FAILED (why, or what N means)
+    stage.exit empty or torn   alive    any            RUNNING (it is being written)
+    stage.exit empty or torn   dead     gone           FAILED (unreadable)
     stage.running              any      alive          RUNNING
     stage.running              alive    gone           RUNNING (container starting/ending)
     stage.running              dead     gone           LOST (run inv resume)
@@ -144,6 +146,8 @@ def derive(obs: Observation) -> JobStatus:
         else:
             reason = "killed by inv kill" + (f" (exit {code})" if code is not None else "")
         return JobStatus("KILLED", reason, code, elapsed)
+    if obs.exit is not None and code is None and (obs.script_alive or container_alive):
+        return JobStatus("RUNNING", "finishing", None, elapsed)  # stage.exit being written
     if obs.exit is not None:
         if code == 0:
             return JobStatus("SUCCEEDED", "", 0, elapsed)
@@ -251,7 +255,7 @@ def observe(
     exit_marker = _exit_marker(job.logs / "stage.exit") if "stage.exit" in names else None
     killed = "stage.killed" in names
     script_alive = False
-    if exit_marker is None and "script.pid" in names:
+    if (exit_marker is None or exit_marker.code is None) and "script.pid" in names:
         script_alive = processes.script_alive(job.logs / "script.pid") is not None
     started_at = _marker_time(job.logs / "stage.pre-start") if "stage.pre-start" in names else None
     results = last_error = None
