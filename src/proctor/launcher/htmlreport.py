@@ -13,6 +13,7 @@ writes it again on demand.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ COLOURS = ("#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377", "#B
 # Chart geometry, in SVG pixels.
 PLOT_HEIGHT = 220
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP = 48, 16, 24
-BAR_WIDTH, GROUP_GAP = 26, 28
+BAR_WIDTH, GROUP_GAP = 30, 28
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,15 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
-def _scale(reports: Sequence[InvocationReport], metric: str) -> tuple[float, float]:
-    """The value range of a chart: [0, 1] for proportions, else what the values and CIs need."""
+def _nice_step(span: float) -> float:
+    """A tick step of 1, 2, 2.5 or 5 times a power of ten, giving about four ticks."""
+    raw = span / 4
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+
+
+def _axis(reports: Sequence[InvocationReport], metric: str) -> list[float]:
+    """The tick values of a chart: 0 to 1 for proportions, else what the values and CIs need."""
     seen = [
         v
         for r in reports
@@ -94,13 +102,22 @@ def _scale(reports: Sequence[InvocationReport], metric: str) -> tuple[float, flo
     ]
     low, high = min([0.0, *seen]), max([0.0, *seen])
     if low >= 0 and high <= 1:
-        return 0.0, 1.0
-    return low, high if high > low else low + 1
+        return [0.0, 0.25, 0.5, 0.75, 1.0]
+    step = _nice_step(high - low if high > low else 1.0)
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return [i * step for i in range(first, last + 1)]
+
+
+def _has(report: InvocationReport, task: str, metric: str) -> bool:
+    t = report.task(task)
+    return t is not None and metric in t.metrics
 
 
 def chart(reports: Sequence[InvocationReport], metric: str, tasks: list[str]) -> Chart:
     """One metric across tasks: a group of bars per task, one bar per invocation."""
-    low, high = _scale(reports, metric)
+    tasks = [name for name in tasks if any(_has(r, name, metric) for r in reports)]
+    axis = _axis(reports, metric)
+    low, high = axis[0], axis[-1]
     group_width = len(reports) * BAR_WIDTH + GROUP_GAP
     longest = max((len(t) for t in tasks), default=0)
     rotate = longest * 7 > group_width
@@ -111,7 +128,7 @@ def chart(reports: Sequence[InvocationReport], metric: str, tasks: list[str]) ->
     def y(value: float) -> float:
         return MARGIN_TOP + (high - value) / (high - low) * PLOT_HEIGHT
 
-    ticks = [(y(low + (high - low) * i / 4), f"{low + (high - low) * i / 4:.3g}") for i in range(5)]
+    ticks = [(y(v), f"{v:.4g}") for v in axis]
     groups, bars, absent = [], [], []
     for g, task in enumerate(tasks):
         x0 = MARGIN_LEFT + g * group_width + GROUP_GAP / 2
