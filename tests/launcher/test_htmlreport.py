@@ -146,3 +146,19 @@ def test_console_errors_are_caught(tmp_path):
     broken.write_text("<!DOCTYPE html><title>x</title><script>undefinedFunction();</script>")
     page = chromium.load(broken)
     assert any("undefinedFunction" in message for message in page.console)
+
+
+def test_journal_is_capped_and_a_retried_sample_keeps_its_last_line(tmp_path, monkeypatch):
+    lines = [sample(f"q{i}", 1.0) for i in range(5)]
+    lines.insert(1, sample("q3", None))  # errored first, scored on the retry
+    folder = make_invocation(tmp_path / "outputs", "aaaa1111", {"t": lines})
+    monkeypatch.setattr(htmlreport, "MAX_SAMPLES", 3)
+    rows, total = htmlreport.sample_rows(folder / "t" / "artifacts" / "samples.jsonl")
+    assert total == 5
+    assert [(r["id"], r["kind"]) for r in rows] == [
+        ("q0", "right"),
+        ("q3", "right"),
+        ("q1", "right"),
+    ]
+    html = htmlreport.render(report.load(tmp_path / "outputs", []))
+    assert "Showing the first 3 of 5 samples" in html

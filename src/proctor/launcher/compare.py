@@ -12,6 +12,7 @@ parameter, dataset, harness version, sample subset, prompt or target.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -25,6 +26,30 @@ from proctor.launcher.report import InvocationReport, TaskReport, read_task_spec
 # Parameters that change how fast a run goes, not what it measures (as in
 # proctor.harness.taskfile): a difference in them is not worth naming.
 OPERATIONAL = frozenset({"parallelism", "request_timeout", "max_retries", "max_error_rate"})
+
+
+@dataclass(frozen=True)
+class Paired:
+    """What comparing needs of one journal line (digests, not the long texts)."""
+
+    scored: bool
+    scores: dict[str, float]
+    prompt: str
+    target: str
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Paired:
+        return cls(
+            scored=record.get("status") == "scored",
+            scores=samples.scores(record),
+            prompt=_digest(record.get("prompt")),
+            target=_digest(record.get("target")),
+        )
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -100,27 +125,24 @@ def compare_task(
     a: TaskReport, b: TaskReport, *, resamples: int = stats.RESAMPLES, seed: int = stats.SEED
 ) -> TaskComparison:
     """Pair the two journals of a task and compare every metric both sides scored."""
-    lines_a = samples.read(a.job.artifacts / samples.FILENAME)
-    lines_b = samples.read(b.job.artifacts / samples.FILENAME)
+    lines_a = samples.read(a.job.artifacts / samples.FILENAME, Paired.of)
+    lines_b = samples.read(b.job.artifacts / samples.FILENAME, Paired.of)
     common = [key for key in lines_a if key in lines_b]
     pairs: dict[str, tuple[list[float], list[float]]] = {}
     shared = errored = prompts_differ = targets_differ = 0
     for key in common:
         la, lb = lines_a[key], lines_b[key]
-        if la.get("prompt") != lb.get("prompt"):
-            prompts_differ += 1
-        if la.get("target") != lb.get("target"):
-            targets_differ += 1
-        if la.get("status") != "scored" or lb.get("status") != "scored":
+        prompts_differ += la.prompt != lb.prompt
+        targets_differ += la.target != lb.target
+        if not (la.scored and lb.scored):
             errored += 1
             continue
         shared += 1
-        scores_a, scores_b = samples.scores(la), samples.scores(lb)
-        for name in scores_a:
-            if name in scores_b:
+        for name, x in la.scores.items():
+            if name in lb.scores:
                 xs, ys = pairs.setdefault(name, ([], []))
-                xs.append(scores_a[name])
-                ys.append(scores_b[name])
+                xs.append(x)
+                ys.append(lb.scores[name])
     only_a = len(lines_a) - len(common)
     only_b = len(lines_b) - len(common)
     differences = config_differences(a, b)

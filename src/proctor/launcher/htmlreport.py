@@ -193,30 +193,35 @@ def kind(record: dict[str, Any]) -> str:
     return "wrong" if any(v < 1 for v in scores.values()) else "right"
 
 
+def sample_row(key: samples.Key, record: dict[str, Any]) -> dict[str, Any]:
+    """One journal line as the page embeds it: texts cut to MAX_TEXT."""
+    usage = section(record.get("usage"))
+    return {
+        "id": key[0],
+        "repeat": key[1],
+        "kind": kind(record),
+        "scores": samples.scores(record),
+        "target": _cut(record.get("target")),
+        "extracted": _cut(record.get("extracted")),
+        "prompt": _cut(samples.prompt_text(record.get("prompt"))),
+        "response": _cut(record.get("response")),
+        "reasoning": _cut(record.get("reasoning")),
+        "error": _cut(record.get("error")),
+        "finish": record.get("finish_reason") or "",
+        "tokens": usage.get("completion_tokens"),
+        "latency": record.get("latency_s"),
+    }
+
+
 def sample_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """The embedded form of a journal (at most MAX_SAMPLES lines) and how many lines it has."""
-    lines = samples.read(path)
-    rows = []
-    for (ident, repeat), record in list(lines.items())[:MAX_SAMPLES]:
-        usage = section(record.get("usage"))
-        rows.append(
-            {
-                "id": ident,
-                "repeat": repeat,
-                "kind": kind(record),
-                "scores": samples.scores(record),
-                "target": _cut(record.get("target")),
-                "extracted": _cut(record.get("extracted")),
-                "prompt": _cut(samples.prompt_text(record.get("prompt"))),
-                "response": _cut(record.get("response")),
-                "reasoning": _cut(record.get("reasoning")),
-                "error": _cut(record.get("error")),
-                "finish": record.get("finish_reason") or "",
-                "tokens": usage.get("completion_tokens"),
-                "latency": record.get("latency_s"),
-            }
-        )
-    return rows, len(lines)
+    """The first MAX_SAMPLES samples of a journal as embedded rows, and how many it has."""
+    rows: dict[samples.Key, dict[str, Any]] = {}
+    seen: set[samples.Key] = set()
+    for key, record in samples.lines(path):
+        seen.add(key)
+        if key in rows or len(rows) < MAX_SAMPLES:
+            rows[key] = sample_row(key, record)  # a retried sample's last line wins
+    return list(rows.values()), len(seen)
 
 
 def _usage_row(r: InvocationReport, t: TaskReport) -> dict[str, str]:

@@ -8,17 +8,18 @@ when a key appears twice the later line wins (as it does when the harness resume
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 FILENAME = "samples.jsonl"
 
 Key = tuple[str, int]
+T = TypeVar("T")
 
 
-def read(path: Path) -> dict[Key, dict[str, Any]]:
-    """Every readable line of a journal by (id, repeat), in file order; {} if it is missing."""
-    found: dict[Key, dict[str, Any]] = {}
+def lines(path: Path) -> Iterator[tuple[Key, dict[str, Any]]]:
+    """Every readable line of a journal with its (id, repeat), streaming; none if missing."""
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
@@ -27,10 +28,20 @@ def read(path: Path) -> dict[Key, dict[str, Any]]:
                     key = (str(record["id"]), int(record.get("repeat") or 0))
                 except (ValueError, TypeError, KeyError, AttributeError):
                     continue
-                found.pop(key, None)  # a retried sample moves to where it finished
-                found[key] = record
+                yield key, record
     except OSError:
-        pass
+        return
+
+
+def read(path: Path, keep: Callable[[dict[str, Any]], T]) -> dict[Key, T]:
+    """``keep(line)`` of every sample by (id, repeat), in order; a key's last line wins.
+
+    ``keep`` takes what the caller needs from a line, so a journal of 100,000 long
+    responses is never held in memory whole.
+    """
+    found: dict[Key, T] = {}
+    for key, record in lines(path):
+        found[key] = keep(record)
     return found
 
 
