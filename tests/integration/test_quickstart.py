@@ -26,18 +26,19 @@ def test_quickstart_evaluates_the_real_model(tmp_path, inv):
         f"deployment.port={free_port()}",
         "-o",
         f"execution.output_dir={tmp_path / 'outputs'}",
+        "--wait",  # as make quickstart does: returns when run_all.sh has ended
         cwd=tmp_path,
+        timeout=1200,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     (folder,) = (tmp_path / "outputs").iterdir()
     record = yaml.safe_load((folder / "invocation.yaml").read_text())
     tasks = [job["task"] for job in record["jobs"]]
     assert tasks == ["gsm8k", "mmlu", "arc_challenge", "jsonl"]
-    wait_for(
-        lambda: all((folder / t / "logs" / "stage.exit").exists() for t in tasks),
-        timeout=900,
-        interval=2,
-    )
+    # The report table ends the output, one row per task, and report.html is written.
+    report = result.stdout[result.stdout.rindex("95% CI") :].splitlines()
+    assert [line.split()[0] for line in report[2:6]] == tasks
+    assert report[-1] == f"report: {folder / 'report.html'}"
 
     for task in tasks:
         exit_fields = (folder / task / "logs" / "stage.exit").read_text().split()
