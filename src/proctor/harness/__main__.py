@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from proctor.harness.runner import EXIT_BAD_INPUT, run_task
+from proctor.harness.sandbox import LocalSandbox, SocketSandbox
 from proctor.harness.taskfile import TaskSpec
 
 
@@ -46,8 +47,20 @@ def main(argv: list[str] | None = None) -> int:
         required=True,
         help="folder for samples.jsonl, progress.json and results.json/.yml",
     )
+    parser.add_argument(
+        "--sandbox",
+        metavar="SOCKET|local",
+        help="where code benchmarks run the model's code: the socket of a sandbox server "
+        "(inv run starts one in its own container), or 'local' for a server in this "
+        "container (rlimits and timeouts only: weaker isolation)",
+    )
     args = parser.parse_args(argv)
-    return run_task(load_spec(args.task_file), args.results)
+    spec = load_spec(args.task_file)
+    if args.sandbox == "local":
+        with LocalSandbox() as local:
+            return run_task(spec, args.results, local)
+    sandbox = SocketSandbox(Path(args.sandbox)) if args.sandbox else None
+    return run_task(spec, args.results, sandbox)
 
 
 if __name__ == "__main__":

@@ -216,3 +216,14 @@ class Journal:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def scores_by_id(path: Path) -> dict[str, list[dict[str, float]]]:
+    """Each sample id's scores, one dict per scored repeat, streamed from a finished journal."""
+    out: dict[str, list[dict[str, float]]] = {}
+    with open(path, "rb") as f:
+        for raw in f:
+            line = Journal._parse(raw)
+            if line is not None and line.get("status") == "scored":
+                out.setdefault(str(line.get("id")), []).append(line.get("scores") or {})
+    return out

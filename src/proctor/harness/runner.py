@@ -15,7 +15,7 @@ import random
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,10 +29,11 @@ from proctor.harness.benchmarks.base import Benchmark, Sample
 from proctor.harness.client import Client, Completion, api_key, endpoint_url, format_prompt
 from proctor.harness.errors import InputError
 from proctor.harness.journal import FILENAME as JOURNAL_FILENAME
-from proctor.harness.journal import Entry, Journal, utc_now
-from proctor.harness.metrics import report
+from proctor.harness.journal import Entry, Journal, scores_by_id, utc_now
+from proctor.harness.metrics import report, summarize
 from proctor.harness.progress import FILENAME as PROGRESS_FILENAME
 from proctor.harness.progress import Progress
+from proctor.harness.sandbox import Sandbox, SandboxError
 from proctor.harness.taskfile import TaskSpec
 
 RESULTS_SCHEMA_VERSION = 1
@@ -123,9 +124,27 @@ class _Prepared:
     total: int
     pending: list[Work]
     journal: Journal
+    blocking: bool  # score() waits on a sandbox: call it from a thread
 
 
-def _prepare(spec: TaskSpec, results_dir: Path) -> _Prepared:
+def _bind_sandbox(benchmark: Benchmark, name: str, sandbox: Sandbox | None) -> Benchmark:
+    """A code benchmark bound to a ready sandbox; other benchmarks unchanged."""
+    if not getattr(benchmark, "needs_sandbox", False):
+        return benchmark
+    if sandbox is None:
+        raise InputError(
+            f"benchmark {name!r} runs the model's code: start proctor-eval with --sandbox SOCKET "
+            "(inv run starts a sandbox container) or --sandbox local (rlimits only, no isolation)"
+        )
+    try:
+        sandbox.wait_ready()
+    except SandboxError as e:
+        raise InputError(str(e)) from None
+    bound: Benchmark = benchmark.with_sandbox(sandbox)  # type: ignore[attr-defined]
+    return bound
+
+
+def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Prepared:
     """Everything that can refuse the task, checked before a single request is sent."""
     key = api_key(spec.endpoint)
     try:
@@ -139,6 +158,7 @@ def _prepare(spec: TaskSpec, results_dir: Path) -> _Prepared:
             f"benchmark {spec.benchmark!r} needs a {' or '.join(benchmark.endpoint_types)} "
             f"endpoint, the task has endpoint.type {spec.endpoint.type!r}"
         )
+    benchmark = _bind_sandbox(benchmark, spec.benchmark, sandbox)
     try:
         samples = benchmark.load(spec.params, spec.dataset_dir)
     except (OSError, ValueError) as e:
@@ -152,13 +172,16 @@ def _prepare(spec: TaskSpec, results_dir: Path) -> _Prepared:
     journal = Journal(results_dir / JOURNAL_FILENAME, spec.config_hash())
     pending = [(s, r) for s, r in work if (s.id, r) not in journal]
     max_tokens = spec.params.max_tokens or benchmark.default_max_tokens
-    return _Prepared(benchmark, key, max_tokens, len(work), pending, journal)
+    blocking = getattr(benchmark, "needs_sandbox", False)
+    return _Prepared(benchmark, key, max_tokens, len(work), pending, journal, blocking)
 
 
-def _results(
-    spec: TaskSpec, journal: Journal, total: int, started_at: str, wall_s: float
-) -> dict[str, Any]:
+def _results(spec: TaskSpec, prep: _Prepared, started_at: str, wall_s: float) -> dict[str, Any]:
+    journal, total = prep.journal, prep.total
     summary = report(journal.tally, total)
+    if hasattr(prep.benchmark, "aggregate"):
+        per_id = prep.benchmark.aggregate(scores_by_id(journal.path))
+        summary["metrics"].update({k: asdict(summarize(v)) for k, v in per_id.items() if v})
     errors = summary["counts"]["errors"]
     exceeded = total > 0 and errors / total > spec.params.max_error_rate
     return {
@@ -175,10 +198,13 @@ def _results(
     }
 
 
-async def run(spec: TaskSpec, results_dir: Path) -> int:
-    """Run one task into ``results_dir`` and return the exit code (see the module docstring)."""
+async def run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None = None) -> int:
+    """Run one task into ``results_dir`` and return the exit code (see the module docstring).
+
+    ``sandbox`` runs the programs of benchmarks that execute the model's code.
+    """
     try:
-        return await _run(spec, results_dir)
+        return await _run(spec, results_dir, sandbox)
     except OSError as e:
         # Disk full, read-only mount, quota: every line journaled so far is intact (a torn
         # last line is dropped on resume), so say what happened and let a resume continue.
@@ -192,10 +218,10 @@ async def run(spec: TaskSpec, results_dir: Path) -> int:
         return EXIT_STORAGE
 
 
-async def _run(spec: TaskSpec, results_dir: Path) -> int:
+async def _run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> int:
     started_at, t0 = utc_now(), time.perf_counter()
     try:
-        prep = _prepare(spec, results_dir)
+        prep = _prepare(spec, results_dir, sandbox)
     except InputError as e:
         print(f"proctor-eval: {e}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
@@ -227,7 +253,7 @@ async def _run(spec: TaskSpec, results_dir: Path) -> int:
             f"{prep.total - progress.done - progress.failed} left; resume to continue"
         )
         return EXIT_SIGNAL[stopped_by]
-    results = _results(spec, journal, prep.total, started_at, time.perf_counter() - t0)
+    results = _results(spec, prep, started_at, time.perf_counter() - t0)
     write_atomic(results_dir / "results.json", json.dumps(results, indent=2) + "\n", fsync=True)
     write_atomic(results_dir / "results.yml", yaml.safe_dump(results, sort_keys=False), fsync=True)
     for name, m in results["metrics"].items():
@@ -263,7 +289,12 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
             prompt = format_prompt(sample.prompt, spec.endpoint.type, params.system_prompt)
             # Each repeat gets its own seed, or a seeded server would answer it identically.
             completion = await client.complete(prompt, seed=params.seed + repeat)
-            entry = build_entry(benchmark, sample, repeat, prompt, completion)
+            if prep.blocking:
+                entry = await asyncio.to_thread(
+                    build_entry, benchmark, sample, repeat, prompt, completion
+                )
+            else:
+                entry = build_entry(benchmark, sample, repeat, prompt, completion)
             journal.append(entry)
             progress.record(entry.status == "scored")
             if entry.status == "error" and journal.tally.errors > error_budget:
@@ -330,6 +361,6 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
     return stopped_by[0] if stopped_by else None
 
 
-def run_task(spec: TaskSpec, results_dir: Path) -> int:
+def run_task(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None = None) -> int:
     """Synchronous run(): the exit code of one task."""
-    return asyncio.run(run(spec, results_dir))
+    return asyncio.run(run(spec, results_dir, sandbox))

@@ -15,6 +15,8 @@ CATALOG: dict[str, str] = {
     "hellaswag": "hellaswag",
     "boolq": "boolq",
     "math500": "math500",
+    "humaneval": "humaneval",
+    "mbpp": "mbpp",
     "jsonl": "jsonl",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,4 +46,31 @@ class Benchmark(Protocol):
 
     def score(self, sample: Sample, response: str) -> Score:
         """Score one response (reasoning already stripped). Must not raise on garbage."""
+        ...
+
+
+class ExecutesCode(Benchmark, Protocol):
+    """A benchmark that runs the model's code: it scores only once bound to a sandbox.
+
+    The runner sees ``needs_sandbox`` and calls ``with_sandbox`` before scoring; ``score``
+    then blocks while the program runs, so the runner calls it from a worker thread.
+    """
+
+    needs_sandbox: bool
+
+    def with_sandbox(self, sandbox: Any) -> Benchmark:
+        """A copy of this benchmark that runs programs in ``sandbox`` (a harness.sandbox.Sandbox)."""
+        ...
+
+
+class Aggregates(Benchmark, Protocol):
+    """A benchmark with metrics over each sample's repeats (pass@k), beside the per-sample means."""
+
+    def aggregate(
+        self, by_id: Mapping[str, Sequence[Mapping[str, float]]]
+    ) -> dict[str, list[float]]:
+        """Metric name -> one value per sample id, from every scored repeat's scores.
+
+        A metric returned here replaces the per-sample mean of the same name.
+        """
         ...
