@@ -252,7 +252,7 @@ def context(reports: Sequence[InvocationReport]) -> dict[str, Any]:
     metrics = list(dict.fromkeys(m for r in reports for t in r.tasks for m in t.metrics))
     summary = []
     for task in tasks:
-        for metric in metric_names(reports, task):
+        for metric in metric_names(reports, task) or ["-"]:
             cells = []
             for r in reports:
                 t = r.task(task)
