@@ -129,3 +129,31 @@ def test_sequential_run_all_has_no_background_jobs(tmp_path):
     text = render.render_run_all(plan)
     assert "&\n" not in text and "wait -n" not in text
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
+
+
+def test_only_code_benchmarks_get_a_locked_down_sandbox_container(tmp_path):
+    data = {
+        "target": {"api_endpoint": {"url": "http://127.0.0.1:8000/v1", "model_id": "m"}},
+        "evaluation": {"tasks": [{"name": "humaneval"}, {"name": "gsm8k"}]},
+        "execution": {"output_dir": str(tmp_path / "out")},
+    }
+    plan = plan_for(tmp_path, [], data)
+    code, plain = (render.render_run(plan, job) for job in plan.jobs)
+    assert plan.jobs[0].sandbox and not plan.jobs[1].sandbox
+    assert "sandbox" not in plain
+    sandbox_run = code.split("docker run -d --init")[1].split('docker rm -f "$CONTAINER"')[0]
+    for flag in (
+        "--network=none",
+        "--read-only",
+        "--pids-limit=",
+        "--memory=",
+        "--cpus=",
+        "--cap-drop=ALL",
+        "--security-opt=no-new-privileges",
+        "--label proctor.role=sandbox",
+        '-v "$SANDBOX_DIR:/sandbox"',
+    ):
+        assert flag in sandbox_run
+    assert "/results" not in sandbox_run and "$ARTIFACTS" not in sandbox_run
+    assert "trap 'stop_sandbox' EXIT" in code
+    assert "--sandbox /sandbox/sandbox.sock" in code.split("sh -c")[1]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from proctor.harness import benchmarks
 from proctor.harness.taskfile import Endpoint, TaskSpec
 from proctor.launcher.config import DockerDeployment, RunConfig, TaskConfig
 from proctor.launcher.errors import ProctorError
@@ -18,6 +19,10 @@ from proctor.launcher.errors import ProctorError
 # ends the `sh -c` wrapper and the harness dies without its graceful stop.
 HARNESS_COMMAND = "exec proctor-eval --task-file /proctor/task.yaml --results /results"
 DATASETS_MOUNT = "/datasets"
+# Benchmarks that run the model's code get a sandbox container beside the task; the two
+# share only this folder (logs/../sandbox on the host), which holds the server's socket.
+SANDBOX_MOUNT = "/sandbox"
+SANDBOX_SOCKET = f"{SANDBOX_MOUNT}/sandbox.sock"
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,11 @@ class Job:
     env_vars: dict[str, str]  # name inside the container -> name on the host
     dataset_dir: Path | None
     container_name: str
+    sandbox: bool = False  # the benchmark runs the model's code: start a sandbox beside it
+
+    @property
+    def sandbox_name(self) -> str:
+        return f"{self.container_name}-sandbox"
 
 
 @dataclass(frozen=True)
@@ -109,17 +119,20 @@ def make_plan(
             params=config.task_params(task),
             dataset_dir=DATASETS_MOUNT if dataset_dir else None,
         )
+        sandbox = task.command is None and _needs_sandbox(task.name)
+        command = f"{HARNESS_COMMAND} --sandbox {SANDBOX_SOCKET}" if sandbox else HARNESS_COMMAND
         jobs.append(
             Job(
                 index=index,
                 dirname=dirname,
                 spec=spec,
                 image=task.container or config.execution.image,
-                command=task.command or HARNESS_COMMAND,
+                command=task.command or command,
                 custom_command=task.command is not None,
                 env_vars=env_vars,
                 dataset_dir=dataset_dir,
                 container_name=f"proctor-{inv}-{index}-{_slug(dirname)}",
+                sandbox=sandbox,
             )
         )
     network = config.execution.network
@@ -167,6 +180,13 @@ def _dataset_dir(task: TaskConfig, config_path: Path) -> Path | None:
             f"{config_path}: evaluation.tasks.{task.name}.dataset_dir: no such directory: {path}"
         )
     return path
+
+
+def _needs_sandbox(benchmark: str) -> bool:
+    try:
+        return bool(getattr(benchmarks.get(benchmark), "needs_sandbox", False))
+    except KeyError:
+        return False
 
 
 def _slug(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from proctor.launcher.containers import (
     LABEL_ROLE,
     LABEL_TASK,
 )
-from proctor.launcher.plan import DATASETS_MOUNT, Job, Plan
+from proctor.launcher.plan import DATASETS_MOUNT, SANDBOX_MOUNT, SANDBOX_SOCKET, Job, Plan
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
@@ -56,6 +57,49 @@ def labels(plan: Plan, job: Job) -> list[tuple[str, str]]:
     ]
 
 
+# The sandbox container's limits (docs/architecture.md, "Code execution"): programs run
+# SANDBOX_SLOTS at a time, each as its own uid from SANDBOX_UID_BASE, each with the
+# server's per-program rlimits (1 GiB address space by default).
+SANDBOX_SLOTS = max(1, min(4, os.cpu_count() or 1))
+SANDBOX_UID_BASE = 60000
+
+
+def sandbox_docker_args() -> list[str]:
+    """`docker run` arguments of a job's sandbox container (after --name and labels)."""
+    return [
+        "--network=none",
+        "--read-only",
+        "--tmpfs=/tmp:rw,nosuid,nodev,size=256m,mode=1777",
+        "--pids-limit=256",
+        f"--memory={SANDBOX_SLOTS + 1}g",
+        f"--memory-swap={SANDBOX_SLOTS + 1}g",
+        f"--cpus={SANDBOX_SLOTS}",
+        "--cap-drop=ALL",
+        "--cap-add=SETUID",
+        "--cap-add=SETGID",
+        "--security-opt=no-new-privileges",
+        "--user=0:0",
+        "--env=HOME=/tmp",
+    ]
+
+
+def sandbox_command(plan: Plan) -> list[str]:
+    return [
+        "python",
+        "-m",
+        "proctor.harness.sandbox",
+        "serve",
+        "--socket",
+        SANDBOX_SOCKET,
+        "--slots",
+        str(SANDBOX_SLOTS),
+        "--uid-base",
+        str(SANDBOX_UID_BASE),
+        "--owner",
+        plan.user,
+    ]
+
+
 def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
     env = env or environment()
     folder = plan.folder.resolve()
@@ -81,6 +125,12 @@ def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
         image=job.image,
         command=job.command,
         deployment=plan.deployment is not None,
+        sandbox=job.sandbox,
+        sandbox_name=job.sandbox_name,
+        sandbox_labels=[(k, "sandbox" if k == LABEL_ROLE else v) for k, v in labels(plan, job)],
+        sandbox_mount=SANDBOX_MOUNT,
+        sandbox_args=sandbox_docker_args(),
+        sandbox_command=sandbox_command(plan),
     )
 
 
