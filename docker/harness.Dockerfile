@@ -41,12 +41,14 @@ RUN set -eu; \
     chmod -R a+rX "$VIRTUAL_ENV"
 
 # The package itself: no network (build requirements are already in the venv). Only files
-# lacking read permission are touched, so this layer does not copy the venv again.
+# lacking read permission are touched, so this layer does not copy the venv again. IFEval's
+# NLTK data (Punkt's English tables) is written where NLTK looks: $VIRTUAL_ENV/nltk_data.
 COPY pyproject.toml README.md /tmp/build-src/
 COPY src/ /tmp/build-src/src/
 RUN set -eu; \
     pip install -q --progress-bar off --no-deps --no-build-isolation /tmp/build-src; \
     rm -rf /tmp/build-src; \
+    python -c "from pathlib import Path; from proctor.harness.benchmarks.ifeval import install_punkt; install_punkt(Path('$VIRTUAL_ENV/nltk_data'))"; \
     find "$VIRTUAL_ENV" \( ! -perm -a+r -o -type d ! -perm -a+x \) -exec chmod a+rX {} +
 
 LABEL org.opencontainers.image.title="proctor-harness" \

@@ -17,6 +17,7 @@ CATALOG: dict[str, str] = {
     "math500": "math500",
     "humaneval": "humaneval",
     "mbpp": "mbpp",
+    "ifeval": "ifeval",
     "jsonl": "jsonl",
 }
 

@@ -69,7 +69,8 @@ class Aggregates(Benchmark, Protocol):
     def aggregate(
         self, by_id: Mapping[str, Sequence[Mapping[str, float]]]
     ) -> dict[str, list[float]]:
-        """Metric name -> one value per sample id, from every scored repeat's scores.
+        """Metric name -> the values whose mean is the metric (one per problem for pass@k,
+        one per instruction for IFEval), from every scored repeat's scores by sample id.
 
         A metric returned here replaces the per-sample mean of the same name.
         """
