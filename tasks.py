@@ -251,9 +251,38 @@ def compare(c, a=None, b=None, format="table", outputs=None):
         raise _fail(e) from None
 
 
+@task(positional=["name"], help={"name": "show this benchmark in full, with a sample prompt"})
+def tasks(c, name=None):
+    """List the benchmarks (items, endpoint, metrics, data, license), or show one."""
+    from tabulate import tabulate
+
+    from proctor.launcher import catalog
+
+    try:
+        if name:
+            print(catalog.describe(name))
+        else:
+            print(tabulate(catalog.table_rows(), headers=catalog.HEADERS))
+    except ProctorError as e:
+        raise _fail(e) from None
+
+
 optional_positional("status", "id")
 optional_positional("logs", "id")
+optional_positional("tasks", "name")
 optional_positional("report", "ids")
 optional_positional("compare", "a", "b")
 
-__all__ = ["Context", "compare", "image", "kill", "logs", "ls", "report", "resume", "run", "status"]
+__all__ = [
+    "Context",
+    "compare",
+    "image",
+    "kill",
+    "logs",
+    "ls",
+    "report",
+    "resume",
+    "run",
+    "status",
+    "tasks",
+]
