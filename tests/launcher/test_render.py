@@ -156,4 +156,4 @@ def test_only_code_benchmarks_get_a_locked_down_sandbox_container(tmp_path):
         assert flag in sandbox_run
     assert "/results" not in sandbox_run and "$ARTIFACTS" not in sandbox_run
     assert "trap 'stop_sandbox' EXIT" in code
-    assert "--sandbox /sandbox/sandbox.sock" in code.split("sh -c")[1]
+    assert "--sandbox /sandbox/sandbox.sock" in code.split("proctor-task")[1]

@@ -25,6 +25,16 @@ from proctor.launcher.plan import DATASETS_MOUNT, SANDBOX_MOUNT, SANDBOX_SOCKET,
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
 
+# The container's main process: runs the task's command, forwards TERM/INT to it, and
+# sends it TERM when stdin closes (run.sh feeds stdin a pipe that ends when run.sh does).
+SUPERVISE = (
+    'sh -c "$1" & child=$!; '
+    "trap 'kill -TERM $child 2>/dev/null' TERM INT; "
+    "exec 3<&0; { cat <&3 >/dev/null; kill -TERM $child 2>/dev/null; } & "
+    "code=0; while kill -0 $child 2>/dev/null; do wait $child; code=$?; done; exit $code"
+)
+
+
 def _quote(value: Any) -> str:
     return shlex.quote("" if value is None else str(value))
 
@@ -124,6 +134,7 @@ def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
         extra_docker_args=plan.config.execution.extra_docker_args,
         image=job.image,
         command=job.command,
+        supervise=SUPERVISE,
         deployment=plan.deployment is not None,
         sandbox=job.sandbox,
         sandbox_name=job.sandbox_name,
