@@ -104,7 +104,7 @@ def show(
         if time.monotonic() - checked >= STATUS_EVERY_S:
             checked = time.monotonic()
             snap = snapshot([inv], jobs=jobs, client=client, docker=client is not None)
-            if all(_over(row) for row in snap.of(inv)):
+            if all(row.settled for row in snap.of(inv)):
                 break
         time.sleep(poll_s)
     # A script writes its last line just after its exit marker: give it a moment.
@@ -112,9 +112,3 @@ def show(
     for src in srcs:
         emit(src, final=True)
     out.flush()
-
-
-def _over(row: status.JobRow) -> bool:
-    """Nothing more will be written: the job ended, or waits for a driver that is gone."""
-    st = row.status
-    return st.ended or (st.state == "PENDING" and row.obs.driver_alive is False)

@@ -237,6 +237,12 @@ class JobRow:
     status: JobStatus
     container_name: str | None = None
 
+    @property
+    def settled(self) -> bool:
+        """Nothing will change without someone acting: ended, or waiting on a dead driver."""
+        st = self.status
+        return st.ended or (st.state == "PENDING" and self.obs.driver_alive is False)
+
 
 def observe(
     job: JobRef,

@@ -21,12 +21,12 @@ WATCH_EVERY_S = 2.0
 
 
 def status_view(outputs: Path, ident: str | None, *, as_json: bool = False) -> tuple[str, bool]:
-    """The status of an invocation or job as text, and whether all of its jobs have ended."""
+    """The status of an invocation or job as text, and whether all of its jobs are settled."""
     selection = invocations.resolve(outputs, ident)
     inv = selection.invocation
     snap = snapshot([inv], jobs=selection.jobs)
     rows = snap.of(inv)
-    ended = all(r.status.ended for r in rows)
+    ended = all(r.settled for r in rows)
     text = status_json(inv, rows, snap) if as_json else status_table(inv, rows, snap)
     return text, ended
 
@@ -54,13 +54,9 @@ def list_view(outputs: Path, *, as_json: bool = False) -> str:
             loaded.append(invocations.load(folder))
         except ProctorError as e:
             broken[folder.name] = str(e)
-    if not loaded and not broken:
-        return (
-            "[]"
-            if as_json
-            else f"no invocations in {outputs} yet: start one with inv run --config FILE"
-        )
-    snap = snapshot(loaded)
+    if not loaded and not broken and not as_json:
+        return f"no invocations in {outputs} yet: start one with inv run --config FILE"
+    snap = snapshot(loaded) if loaded else Snapshot({})
     return list_json(loaded, snap, broken) if as_json else list_table(loaded, snap, broken)
 
 
@@ -163,13 +159,11 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
     ]
     if snapshot.warning:
         lines.append(f"\nwarning: {snapshot.warning}")
-    needs = [r for r in rows if r.status.state in ("LOST", "FAILED", "KILLED")]
+    resume = f"inv resume --invocation {invocation.id}"
     if any(r.status.state == "LOST" for r in rows):
-        lines.append(
-            f"\nLOST jobs: their script died. Continue them with: inv resume --invocation {invocation.id}"
-        )
-    elif needs and all(r.status.ended for r in rows):
-        lines.append(f"\nrerun what did not succeed: inv resume --invocation {invocation.id}")
+        lines.append(f"\nLOST: a job's script died; continue it with {resume}")
+    elif all(r.settled for r in rows) and any(r.status.state != "SUCCEEDED" for r in rows):
+        lines.append(f"\nrerun what did not succeed with {resume}")
     return "\n".join(lines)
 
 
