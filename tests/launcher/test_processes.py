@@ -91,4 +91,9 @@ def test_terminate_kills_what_ignores_sigterm(tmp_path, spawn):
     assert [p.pid for p in left] == [stubborn.pid]
     assert stubborn.wait(timeout=5) == -9
     assert time.monotonic() - started < 5
-    assert processes.signal_script(processes.Process(stubborn.pid, stubborn.pid), 15) is False
+
+
+def test_signalling_a_process_that_is_gone_says_so(tmp_path, spawn):
+    gone = spawn(tmp_path / "run.sh", "exit 0", new_session=False)
+    gone.wait()
+    assert processes.signal_script(processes.Process(gone.pid, os.getpgrp()), 15) is False
