@@ -179,10 +179,13 @@ def test_docker_daemon_restart_mid_run(tmp_path, workdir, endpoint):
     pid, argv = _dockerd()
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=60, interval=0.2)
-    with open(tmp_path / "dockerd.log", "ab") as log:
-        subprocess.Popen(
-            argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
-        )
+    # Started as it ran before, detached: the shell exits at once and leaves the daemon to
+    # init, so it outlives this test like the one it replaces.
+    subprocess.run(
+        ["sh", "-c", 'setsid "$@" >>"$LOG" 2>&1 </dev/null &', "sh", *argv],
+        env={**os.environ, "LOG": str(tmp_path / "dockerd.log")},
+        check=True,
+    )
     wait_for(
         lambda: subprocess.run(["docker", "info"], capture_output=True).returncode == 0,
         timeout=90,
