@@ -62,14 +62,13 @@ def kill(outputs: Path, ident: str, *, grace: float = 10.0, client: Any = None) 
     snap = status.snapshot([inv], jobs=selection.jobs, client=client, docker=client is not None)
     rows = snap.of(inv)
     targets = [r for r in rows if not r.status.ended]
+    target_ids = {r.job.id for r in targets}
     drivers = processes.drivers(inv.folder) if selection.whole else []
     lines = [
         f"{r.job.id} ({r.job.task}): already ended ({r.status.state})"
         for r in rows
         if r.status.ended
     ]
-    if not targets and not drivers:
-        return lines or [f"nothing to kill in {inv.id}"]
 
     for row in targets:
         _write_marker(row.job.logs / KILLED_MARKER, f"{_now()} inv kill\n")
@@ -78,7 +77,7 @@ def kill(outputs: Path, ident: str, *, grace: float = 10.0, client: Any = None) 
         processes.signal_script(driver, signal.SIGTERM)
     stopped: list[str] = []
     for _attempt in range(3):
-        stopped += _stop(inv, client, {r.job.id for r in targets}, selection.whole, grace)
+        stopped += _stop(inv, client, target_ids, selection.whole, grace)
         scripts = [p for r in targets if (p := processes.script_alive(r.job.logs / "script.pid"))]
         left = processes.wait_gone(scripts, SETTLE_S)
         processes.terminate(left + processes.wait_gone(drivers, 0), grace)
@@ -92,22 +91,28 @@ def kill(outputs: Path, ident: str, *, grace: float = 10.0, client: Any = None) 
 
     for row in targets:
         was = row.status.state
-        what = "will not start" if was == "PENDING" else "stopped"
-        lines.append(f"{row.job.id} ({row.job.task}): {was} -> KILLED ({what})")
+        lines.append(
+            f"{row.job.id} ({row.job.task}): {was} -> KILLED "
+            f"({'will not start' if was == 'PENDING' else 'stopped'})"
+        )
     if drivers:
         lines.append(f"ended run_all.sh of {inv.id} (pid {', '.join(str(d.pid) for d in drivers)})")
-    if docker_down:
+    others = [name for name in stopped if name not in {r.container_name for r in targets}]
+    if others:
+        lines.append(f"stopped {', '.join(others)}")
+    if docker_down and targets:
         lines.append(f"warning: containers not stopped: {docker_down}")
-    return lines
+    return lines or [f"nothing to kill in {inv.id}"]
 
 
 def _stop(inv: Invocation, client: Any, job_ids: set[str], whole: bool, grace: float) -> list[str]:
+    """Stop the jobs' containers, and for a whole invocation every other one (its server)."""
     if client is None:
         return []
     found = containers.list_containers(client, **{containers.LABEL_INVOCATION: inv.id})
     tasks = [c for c in found if c.alive and c.job in job_ids]
     stopped = containers.stop_containers(client, tasks, grace)
-    if whole:  # then the model server, which nothing needs any more
+    if whole:
         rest = [c for c in found if c.alive and c not in tasks]
         stopped += containers.stop_containers(client, rest, grace)
     return stopped
