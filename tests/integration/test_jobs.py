@@ -19,7 +19,14 @@ import pytest
 
 from tests.conftest import ROOT, run_inv
 from tests.fakes.endpoint import FakeEndpoint, prompt_key
-from tests.integration.helpers import invocation_dir, proctor_containers, wait_for, write_config
+from tests.integration.helpers import (
+    BASE_IMAGE,
+    free_port,
+    invocation_dir,
+    proctor_containers,
+    wait_for,
+    write_config,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -158,6 +165,12 @@ def test_kill_mid_run_then_resume_sends_no_finished_sample_twice(workdir, endpoi
     assert second.returncode == 2
     assert "already" in second.stderr and second.stderr.count("\n") == 1
 
+    wait_for(lambda: states(workdir, inv_id) != ["PENDING"], timeout=60, interval=0.1)
+    by_hand = subprocess.run(
+        ["bash", str(task_dir / "run.sh")], capture_output=True, text=True, timeout=30
+    )
+    assert by_hand.returncode == 75 and "already running" in by_hand.stderr
+
     wait_for(lambda: states(workdir, inv_id) == ["SUCCEEDED"], timeout=60, interval=0.2)
     final = journal(task_dir)
     assert sorted(final) == sorted({(str(i), r) for i in range(1, 21) for r in (0, 1)})
@@ -236,3 +249,28 @@ def test_unreachable_endpoint_is_named_as_the_reason(workdir):
     job = status(workdir, inv_id)["jobs"][0]
     assert job["exit_code"] == 3
     assert job["reason"].startswith("endpoint unreachable (connection:"), job["reason"]
+
+
+def test_kill_while_waiting_for_the_deployment_stops_everything(workdir):
+    config = write_config(
+        workdir,
+        [{"name": "t", "container": BASE_IMAGE, "command": "echo should-not-run"}],
+        deployment={
+            "type": "docker",
+            "image": BASE_IMAGE,
+            "port": free_port(),
+            "command": "echo 'loading forever'; exec sleep 600",
+            "startup_timeout": 120,
+        },
+        target={"api_endpoint": {"model_id": "m"}},
+    )
+    inv_id = start(workdir, config)
+    wait_for(lambda: states(workdir, inv_id) == ["STARTING"], timeout=60, interval=0.2)
+    assert status(workdir, inv_id)["jobs"][0]["reason"] == "waiting for the deployment"
+    killed = run_inv("kill", inv_id, "--grace", "5", cwd=workdir, timeout=60)
+    assert killed.returncode == 0, killed.stderr
+    assert f"{inv_id}.0 (t): STARTING -> KILLED (stopped)" in killed.stdout
+    assert states(workdir, inv_id) == ["KILLED"]
+    wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
+    log = (invocation_dir(workdir) / "t" / "logs" / "stdout.log").read_text()
+    assert "should-not-run" not in log
