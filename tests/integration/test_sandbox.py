@@ -10,7 +10,10 @@ connection the code manages to make (none may arrive: the sandbox has no network
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -131,3 +134,36 @@ def test_hostile_code_fails_only_its_own_sample(tmp_path: Path, inv) -> None:
     assert not (task / "sandbox").exists()
     inv_id = invocation_dir(tmp_path).name.rsplit("-", 1)[1]
     wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
+
+
+def test_the_sandbox_goes_when_its_script_is_killed(tmp_path: Path, inv) -> None:
+    """SIGKILL to run.sh runs no trap: the sandbox still ends, by its stdin pipe closing."""
+    with FakeEndpoint(lambda body: "```python\nwhile True:\n    pass\n```") as ep:
+        config = write_config(
+            tmp_path,
+            [{"name": "humaneval"}],
+            target={"api_endpoint": {"url": ep.base_url, "model_id": "fake"}},
+            evaluation={"params": {"limit_samples": 4, "extra": {"timeout_s": 60}}},
+        )
+        assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+        folder = invocation_dir(tmp_path)
+        inv_id = folder.name.rsplit("-", 1)[1]
+
+        def roles() -> set[str]:
+            containers = proctor_containers(**{"proctor.invocation": inv_id})
+            return {c["Labels"].split("proctor.role=")[1].split(",")[0] for c in containers}
+
+        wait_for(lambda: ep.total >= 1 and roles() == {"task", "sandbox"}, timeout=60)
+        pid = int((folder / "humaneval" / "logs" / "script.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        # The task container stops and stays (exited) for inv status; the sandbox is removed.
+        wait_for(lambda: roles() == {"task"}, timeout=60)
+        wait_for(
+            lambda: all(
+                c["State"] != "running"
+                for c in proctor_containers(**{"proctor.invocation": inv_id})
+            ),
+            timeout=60,
+        )
+    for container in proctor_containers(**{"proctor.invocation": inv_id}):
+        subprocess.run(["docker", "rm", "-f", container["ID"]], capture_output=True, check=False)

@@ -141,7 +141,7 @@ def test_only_code_benchmarks_get_a_locked_down_sandbox_container(tmp_path):
     code, plain = (render.render_run(plan, job) for job in plan.jobs)
     assert plan.jobs[0].sandbox and not plan.jobs[1].sandbox
     assert "sandbox" not in plain
-    sandbox_run = code.split("docker run -d --init")[1].split('docker rm -f "$CONTAINER"')[0]
+    sandbox_run = code.split("docker run --init -i --rm")[1].split('docker rm -f "$CONTAINER"')[0]
     for flag in (
         "--network=none",
         "--read-only",

@@ -410,9 +410,13 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 def serve(
-    path: Path, slots: int, uid_base: int | None = None, owner: tuple[int, int] | None = None
+    path: Path,
+    slots: int,
+    uid_base: int | None = None,
+    owner: tuple[int, int] | None = None,
+    exit_on_eof: bool = False,
 ) -> None:
-    """Serve on the socket ``path`` until SIGTERM or SIGINT.
+    """Serve on the socket ``path`` until SIGTERM or SIGINT (or the end of stdin).
 
     Args:
         path: Where to create the socket (an old one there is replaced).
@@ -420,6 +424,8 @@ def serve(
         uid_base: Dedicated uids per slot (see Executor); needs CAP_SETUID/SETGID.
         owner: (uid, gid) to create the socket as, so that a client running as that user
             (and nobody else) can use it; needs CAP_SETUID/SETGID.
+        exit_on_eof: Also stop when stdin ends: run.sh feeds it a pipe that lives as long
+            as the script, so the sandbox goes when the script goes, even by SIGKILL.
     """
     if owner is not None:  # create the socket as its client's user, then take root back
         os.setegid(owner[1])
@@ -439,6 +445,14 @@ def serve(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if exit_on_eof:
+
+        def watch_stdin() -> None:
+            while sys.stdin.buffer.read(65536):
+                pass
+            server.shutdown()
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
     print(f"proctor sandbox: serving on {path} with {slots} slots", flush=True)
     with server:
         server.serve_forever(poll_interval=0.2)
@@ -452,9 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--slots", type=int, default=default_slots(), help="programs run at once")
     run.add_argument("--uid-base", type=int, help="slot i runs as uid/gid UID_BASE+i (root only)")
     run.add_argument("--owner", help="UID:GID to create the socket as (root only)")
+    run.add_argument("--exit-on-eof", action="store_true", help="stop when stdin ends")
     args = parser.parse_args(argv)
     owner = tuple(int(x) for x in args.owner.split(":")) if args.owner else None
-    serve(args.socket, args.slots, args.uid_base, owner)  # type: ignore[arg-type]
+    serve(args.socket, args.slots, args.uid_base, owner, args.exit_on_eof)  # type: ignore[arg-type]
     return 0
 
 

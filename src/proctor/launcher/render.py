@@ -107,6 +107,7 @@ def sandbox_command(plan: Plan) -> list[str]:
         str(SANDBOX_UID_BASE),
         "--owner",
         plan.user,
+        "--exit-on-eof",
     ]
 
 
