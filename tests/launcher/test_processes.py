@@ -16,10 +16,14 @@ def spawn(tmp_path):
     """Start `bash <path>` running ``body``; every process started is killed at the end."""
     started: list[subprocess.Popen] = []
 
-    def start(path, body="sleep 60", *args, new_session=True):
+    def start(path, body="sleep 60", *args, new_session=True, by_hand=False):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body + "\n")
-        proc = subprocess.Popen(["bash", str(path), *args], start_new_session=new_session)
+        proc = subprocess.Popen(
+            ["bash", path.name if by_hand else str(path), *args],
+            cwd=path.parent,
+            start_new_session=new_session,
+        )
         started.append(proc)
         time.sleep(0.1)  # let bash start
         return proc
@@ -59,9 +63,18 @@ def test_drivers_of_an_invocation_with_their_tasks(tmp_path, spawn):
     folder = tmp_path / "inv"
     first = spawn(folder / "run_all.sh")
     resumed = spawn(folder / "run_all.sh", "sleep 60", "b", "c")
+    by_hand = spawn(folder / "run_all.sh", "sleep 60", "d", by_hand=True)  # bash run_all.sh d
     spawn(tmp_path / "other" / "run_all.sh")  # another invocation's driver
     found = {p.pid: p.args for p in processes.drivers(folder)}
-    assert found == {first.pid: (), resumed.pid: ("b", "c")}
+    assert found == {first.pid: (), resumed.pid: ("b", "c"), by_hand.pid: ("d",)}
+    assert processes.queued("b", processes.drivers(folder))
+
+
+def test_queued_means_some_live_driver_will_run_the_task():
+    first, resumed = processes.Process(1, 1), processes.Process(2, 2, ("b",))
+    assert processes.queued("a", [first, resumed])  # the first run runs every task
+    assert processes.queued("b", [resumed]) and not processes.queued("a", [resumed])
+    assert not processes.queued("a", [])
 
 
 def test_signal_script_hits_its_group_but_never_ours(tmp_path, spawn):

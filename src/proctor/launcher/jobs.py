@@ -167,16 +167,13 @@ def _resume(inv: Invocation, tasks: list[str], client: Any) -> Resumed:
         raise ProctorError(docker_down)
     rows = status.snapshot([inv], client=client).of(inv)
     drivers = processes.drivers(inv.folder)
-    queued: dict[str, int] = {}
-    for driver in drivers:
-        for task in driver.args or [j.task for j in inv.jobs]:
-            queued.setdefault(task, driver.pid)
 
     def busy(row: JobRow) -> str | None:
         if row.status.state in ("RUNNING", "STARTING"):
             return f"already {row.status.state}"
-        if row.status.state == "PENDING" and row.job.task in queued:
-            return f"already queued by run_all.sh (pid {queued[row.job.task]})"
+        if row.status.state == "PENDING" and processes.queued(row.job.task, drivers):
+            pids = ", ".join(str(d.pid) for d in drivers)
+            return f"already queued by run_all.sh (pid {pids})"
         try:
             with FileLock(str(row.job.logs / RUN_LOCK), timeout=0):
                 return None

@@ -8,7 +8,6 @@ elsewhere liveness falls back to ``kill(pid, 0)``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import time
@@ -72,24 +71,52 @@ def script_alive(pid_file: Path, script: str = RUN_SH) -> Process | None:
     return Process(ids[0], ids[1])
 
 
-def drivers(folder: Path) -> list[Process]:
-    """Every live ``bash <folder>/run_all.sh [TASK...]`` (the first run and any resumes)."""
-    target = str((folder / RUN_ALL).resolve())
-    found: dict[int, Process] = {}
-    if PROC.is_dir():
-        for entry in os.scandir(PROC):
-            if not entry.name.isdigit():
+def all_drivers() -> dict[str, list[Process]]:
+    """Every live ``bash <folder>/run_all.sh [TASK...]`` on this host, by resolved folder.
+
+    One pass over /proc. Empty where /proc is missing (see ``drivers``).
+    """
+    found: dict[str, list[Process]] = {}
+    if not PROC.is_dir():
+        return found
+    for entry in os.scandir(PROC):
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        argv = _cmdline(pid)
+        if not argv or len(argv) < 2 or "bash" not in argv[0] or not argv[1].endswith(RUN_ALL):
+            continue
+        try:
+            process = Process(pid, os.getpgid(pid), tuple(argv[2:]))
+        except ProcessLookupError:
+            continue
+        script = Path(argv[1])
+        if not script.is_absolute():  # started by hand from its folder: bash run_all.sh
+            try:
+                script = Path(os.readlink(PROC / entry.name / "cwd")) / script
+            except OSError:
                 continue
-            argv = _cmdline(int(entry.name))
-            if argv and len(argv) >= 2 and argv[1] == target and "bash" in argv[0]:
-                pid = int(entry.name)
-                with contextlib.suppress(ProcessLookupError):
-                    found[pid] = Process(pid, os.getpgid(pid), tuple(argv[2:]))
-    # Where /proc is missing, the pid file names the newest driver.
-    newest = script_alive(folder / "run_all.pid", RUN_ALL)
-    if newest and newest.pid not in found and not PROC.is_dir():
-        found[newest.pid] = newest
-    return list(found.values())
+        found.setdefault(str(script.parent.resolve()), []).append(process)
+    return found
+
+
+def drivers(folder: Path, live: dict[str, list[Process]] | None = None) -> list[Process]:
+    """The live run_all.sh processes of one invocation (the first run and any resumes).
+
+    Args:
+        folder: The invocation folder.
+        live: ``all_drivers()`` when the caller already has it.
+    """
+    if not PROC.is_dir():  # then the pid file names the newest driver
+        newest = script_alive(folder / "run_all.pid", RUN_ALL)
+        return [newest] if newest else []
+    live = all_drivers() if live is None else live
+    return live.get(str(folder.resolve()), [])
+
+
+def queued(job_task: str, live: list[Process]) -> bool:
+    """Whether one of an invocation's live drivers will still run (or runs) this task."""
+    return any(not d.args or job_task in d.args for d in live)
 
 
 def signal_script(process: Process, sig: int) -> bool:

@@ -109,7 +109,7 @@ class Observation:
     script_alive: bool = False
     container: ContainerSeen | None = None  # None: no container carries the job's label
     docker_known: bool = True  # False: Docker did not answer, container is unknown
-    driver_alive: bool | None = None  # run_all.sh; None: not looked at
+    driver_alive: bool | None = None  # a live run_all.sh will run it; None: not looked at
     deployment: bool = False  # the invocation starts a model server first
     progress: ProgressSeen | None = None
     results: ResultsSeen | None = None  # read only for failed jobs
@@ -421,17 +421,17 @@ def snapshot(
         except ProctorError as e:
             warning = f"container states unknown: {e}"
     now = datetime.now(UTC)
+    live: dict[str, list[processes.Process]] | None = None  # one /proc pass, when needed
     rows: dict[str, list[JobRow]] = {}
     for inv in invocations:
-        driver: bool | None = None
         out = []
         for job in inv.jobs:
             if wanted is not None and job.id not in wanted:
                 continue
-            if driver is None and not (job.logs / "stage.pre-start").exists():
-                driver = (
-                    processes.script_alive(inv.folder / "run_all.pid", "run_all.sh") is not None
-                )
+            driver = None
+            if not (job.logs / "stage.pre-start").exists():  # not started: is it queued?
+                live = processes.all_drivers() if live is None else live
+                driver = processes.queued(job.task, processes.drivers(inv.folder, live))
             container = by_job.get(job.id)
             obs = observe(
                 job,
