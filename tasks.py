@@ -151,14 +151,20 @@ def logs(c, id=None, task=None, follow=False, outputs=None):
         "outputs": OUTPUTS_HELP,
     },
 )
-def kill(c, id=None, grace=10.0, outputs=None):
+def kill(c, id=None, grace="10", outputs=None):
     """Stop an invocation or one job: containers, then scripts; mark it KILLED."""
     from proctor.launcher import invocations, jobs
 
     if not id:
         raise Exit("proctor: inv kill needs an invocation or job id (inv ls lists them)", code=2)
     try:
-        for line in jobs.kill(invocations.outputs_dir(outputs), id, grace=float(grace)):
+        seconds = float(grace)
+    except ValueError:
+        raise Exit(
+            f"proctor: --grace takes seconds (e.g. --grace 30), not {grace!r}", code=2
+        ) from None
+    try:
+        for line in jobs.kill(invocations.outputs_dir(outputs), id, grace=seconds):
             print(line)
     except ProctorError as e:
         raise _fail(e) from None
