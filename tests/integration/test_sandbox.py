@@ -131,7 +131,8 @@ def test_hostile_code_fails_only_its_own_sample(tmp_path: Path, inv) -> None:
     assert listener.accepted == 0
     # Two attacks wait out their timeout; the slots run them beside the others.
     assert elapsed < 60, elapsed
-    assert not (task / "sandbox").exists()
+    # stage.exit is written just before the EXIT trap removes the sandbox and its folder.
+    wait_for(lambda: not (task / "sandbox").exists(), timeout=30)
     inv_id = invocation_dir(tmp_path).name.rsplit("-", 1)[1]
     wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
 
