@@ -298,3 +298,11 @@ def test_stale_script_pid_is_not_alive(tmp_path):
 def test_missing_logs_folder_is_pending(tmp_path):
     job = JobRef(id="0123abcd.0", index=0, task="t", folder=tmp_path / "gone")
     assert derive(look(job)).state == "PENDING"
+
+
+def test_a_full_results_folder_is_named():
+    from proctor.launcher.status import ExitMarker, Observation, derive
+
+    obs = Observation(pre_start=True, running=True, exit=ExitMarker(code=4, reason=""))
+    status = derive(obs)
+    assert status.state == "FAILED" and "full or read-only" in status.reason

@@ -23,7 +23,7 @@ LABEL_INVOCATION = "proctor.invocation"
 LABEL_JOB = "proctor.job"
 LABEL_TASK = "proctor.task"
 LABEL_CONFIG_HASH = "proctor.config-hash"
-LABEL_ROLE = "proctor.role"  # "task" or "deployment"
+LABEL_ROLE = "proctor.role"  # "task", "deployment" or "sandbox"
 
 # Docker states in which a container still holds (or is about to hold) a running process.
 ALIVE_STATES = frozenset({"created", "running", "restarting", "paused"})

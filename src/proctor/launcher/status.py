@@ -48,6 +48,7 @@ STATES: tuple[State, ...] = (
 )
 ENDED: frozenset[State] = frozenset({"SUCCEEDED", "FAILED", "KILLED", "LOST"})
 EXIT_ERROR_RATE = 3  # the harness: finished, but more errors than max_error_rate allows
+EXIT_STORAGE = 4  # the harness: the results folder is full or read-only
 UNREACHABLE_CODES = ("connection", "timeout")  # the harness's Failure.code values
 LOG_TAIL_BYTES = 8192
 _BUDGET_LINE = re.compile(r"error budget spent: .*?; last: (?P<last>.*); stopping\s*$")
@@ -209,6 +210,8 @@ def failure_reason(obs: Observation) -> str:
             f"error rate over the limit: {results.errors} of {results.total} "
             f"samples failed{limit}{detail}"
         )
+    if code == EXIT_STORAGE:
+        return "results folder full or read-only (exit 4): free space, then inv resume"
     if code in _SIGNALS:
         return f"killed by {_SIGNALS[code]} (exit {code})"
     if code == 125:
@@ -415,6 +418,10 @@ def snapshot(
                 only = {containers_mod.LABEL_INVOCATION: invocations[0].id}
             for c in containers_mod.list_containers(client, **only):
                 # Prefer a live container when an old one with the same label lingers.
+                # A code benchmark's sandbox carries its job's label too: only the task's
+                # own container speaks for the job.
+                if c.labels.get(containers_mod.LABEL_ROLE, "task") != "task":
+                    continue
                 if c.job and (c.job not in by_job or c.alive):
                     by_job[c.job] = c
             known = True
