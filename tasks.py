@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from invoke import Context, Exit, task
 
 from proctor.launcher.cli import optional_positional
@@ -9,6 +11,9 @@ from proctor.launcher.errors import ProctorError
 
 ID_HELP = "invocation id (a unique prefix is enough) or job (<inv>.<n> or <inv>/<task>)"
 OUTPUTS_HELP = "folder of invocations (default ./outputs)"
+
+# `inv status | head` ends quietly, as other command-line tools do, not with a traceback.
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def _fail(error: ProctorError) -> Exit:
@@ -202,6 +207,7 @@ FORMAT_HELP = "table (default), json, csv or markdown"
 
 
 @task(
+    auto_shortflags=False,  # -h would be --html, not help
     positional=["ids"],
     iterable=["id"],
     help={
