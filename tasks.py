@@ -75,15 +75,27 @@ def _wait(folder, invocation_id):
         raise Exit(f"proctor: not every job of {invocation_id} succeeded (see above)", code=1)
 
 
-@task(help={"force": "rebuild even when the images are up to date"})
-def image(c, force=False):
-    """Build the base and harness Docker images (skips what is up to date)."""
+@task(
+    help={
+        "force": "rebuild even when the images are up to date",
+        "base": "image to build FROM, e.g. python:3.11-slim where a registry is reachable "
+        "(default: proctor-base:bookworm, made locally with debootstrap)",
+        "no-server": "skip the llama.cpp model-server image (only the quickstart needs it)",
+    }
+)
+def image(c, force=False, base=None, no_server=False):
+    """Build the base, harness and model-server Docker images (skips what is up to date)."""
     from pathlib import Path
 
-    from proctor.launcher.images import ensure_images
+    from proctor.launcher.images import BASE_IMAGE, ensure_images
 
     try:
-        ensure_images(Path(__file__).resolve().parent, force=force)
+        ensure_images(
+            Path(__file__).resolve().parent,
+            force=force,
+            base_image=base or BASE_IMAGE,
+            server=not no_server,
+        )
     except ProctorError as e:
         raise _fail(e) from None
 
