@@ -50,8 +50,33 @@ def proctor_containers(**labels: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+def wait_for_drivers(folder: Path, timeout: float = 60) -> None:
+    """Wait until every run_all.sh under ``folder`` has exited (it writes report.html last)."""
+    for pid_file in folder.rglob("run_all.pid"):
+        pid = int(pid_file.read_text().split()[0])
+        wait_for(lambda pid=pid: not alive(pid), timeout=timeout)
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan's parent may be slow to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def all_text_under(folder: Path) -> str:
-    return "\n".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file())
+    """Every file's text once the invocations under ``folder`` are done writing."""
+    wait_for_drivers(folder)
+    texts = []
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                texts.append(path.read_text(errors="replace"))
+        except FileNotFoundError:
+            continue  # a temp file renamed into place between listing and reading
+    return "\n".join(texts)
 
 
 def free_port() -> int:
