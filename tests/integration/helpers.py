@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.fakes.endpoint import prompt_key
+
 BASE_IMAGE = "proctor-base:bookworm"
 
 
@@ -77,6 +79,23 @@ def all_text_under(folder: Path) -> str:
         except FileNotFoundError:
             continue  # a temp file renamed into place between listing and reading
     return "\n".join(texts)
+
+
+def write_questions(data: Path, n: int) -> Path:
+    """``data``/qa.jsonl of n samples whose target is their own input ("question i")."""
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "qa.jsonl").write_text(
+        "".join(
+            json.dumps({"input": f"question {i}", "target": f"question {i}"}) + "\n"
+            for i in range(n)
+        )
+    )
+    return data
+
+
+def by_sample_and_repeat(body: dict[str, Any]) -> str:
+    """A fake endpoint key: one count per (sample, repeat), as the seed is seed + repeat."""
+    return f"{prompt_key(body)}|{body.get('seed')}"
 
 
 def free_port() -> int:

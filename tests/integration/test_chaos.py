@@ -21,7 +21,14 @@ from proctor.harness.runner import run_task
 from proctor.harness.taskfile import TaskSpec
 from tests.conftest import run_inv
 from tests.fakes.endpoint import FakeEndpoint, prompt_key
-from tests.integration.helpers import invocation_dir, proctor_containers, wait_for, write_config
+from tests.integration.helpers import (
+    by_sample_and_repeat,
+    invocation_dir,
+    proctor_containers,
+    wait_for,
+    write_config,
+    write_questions,
+)
 
 pytestmark = pytest.mark.docker
 
@@ -34,23 +41,12 @@ def answer(body) -> str:
     return "wrong" if int(question.split()[-1]) % 3 == 0 else question
 
 
-def by_sample_and_repeat(body) -> str:
-    return f"{prompt_key(body)}|{body.get('seed')}"
-
-
 class Chaos:
     """One invocation of one jsonl task, and what the server saw of it."""
 
     def __init__(self, workdir: Path, endpoint: FakeEndpoint) -> None:
         self.workdir, self.endpoint = workdir, endpoint
-        data = workdir / "data"
-        data.mkdir()
-        (data / "qa.jsonl").write_text(
-            "".join(
-                json.dumps({"input": f"question {i}", "target": f"question {i}"}) + "\n"
-                for i in range(N)
-            )
-        )
+        data = write_questions(workdir / "data", N)
         config = write_config(
             workdir,
             [{"name": "jsonl", "dataset_dir": str(data)}],

@@ -11,25 +11,20 @@ from collections import Counter
 import pytest
 
 from tests.conftest import ROOT, run_inv
-from tests.fakes.endpoint import FakeEndpoint, prompt_key
-from tests.integration.helpers import invocation_dir, wait_for, write_config
+from tests.fakes.endpoint import FakeEndpoint
+from tests.integration.helpers import (
+    by_sample_and_repeat,
+    invocation_dir,
+    wait_for,
+    write_config,
+    write_questions,
+)
 
 pytestmark = pytest.mark.docker
 
 
-def by_sample_and_repeat(body) -> str:
-    return f"{prompt_key(body)}|{body.get('seed')}"
-
-
 def start(workdir, url: str, samples: int) -> tuple[str, object]:
-    data = workdir / "data"
-    data.mkdir()
-    (data / "qa.jsonl").write_text(
-        "".join(
-            json.dumps({"input": f"question {i}", "target": f"question {i}"}) + "\n"
-            for i in range(samples)
-        )
-    )
+    data = write_questions(workdir / "data", samples)
     config = write_config(
         workdir,
         [{"name": "jsonl", "dataset_dir": str(data)}],

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import run_inv
 from tests.fakes.endpoint import FakeEndpoint, Fault
-from tests.integration.helpers import invocation_dir, wait_for, write_config
+from tests.integration.helpers import invocation_dir, wait_for, write_config, write_questions
 
 pytestmark = pytest.mark.docker
 
@@ -23,14 +23,7 @@ def test_error_rate_failure_then_resume_retries_only_what_is_missing(tmp_path):
         broken = int(key.split()[-1]) % 5 == 0 and not healthy["on"]
         return Fault(503) if broken else None
 
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "qa.jsonl").write_text(
-        "".join(
-            json.dumps({"input": f"question {i}", "target": f"question {i}"}) + "\n"
-            for i in range(N)
-        )
-    )
+    data = write_questions(tmp_path / "data", N)
     with FakeEndpoint(delay=0.02, faults=faults) as ep:
         config = write_config(
             tmp_path,

@@ -18,23 +18,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_inv
-from tests.fakes.endpoint import FakeEndpoint, prompt_key
+from tests.fakes.endpoint import FakeEndpoint
 from tests.integration.helpers import (
     BASE_IMAGE,
+    by_sample_and_repeat,
     free_port,
     invocation_dir,
     proctor_containers,
     wait_for,
     write_config,
+    write_questions,
 )
 
 pytestmark = pytest.mark.docker
 
 HARNESS_IMAGE = "proctor-harness:latest"
-
-
-def by_sample_and_repeat(body):
-    return f"{prompt_key(body)}|{body.get('seed')}"
 
 
 @pytest.fixture
@@ -56,9 +54,7 @@ def workdir(tmp_path):
 
 
 def jsonl_config(workdir: Path, url: str, *, samples: int, tasks: int = 1, **execution):
-    with open(workdir / "data" / "qa.jsonl", "w") as f:
-        for i in range(samples):
-            f.write(json.dumps({"input": f"question {i}", "target": f"question {i}"}) + "\n")
+    write_questions(workdir / "data", samples)
     task = {"name": "jsonl", "dataset_dir": str(workdir / "data")}
     return write_config(
         workdir,

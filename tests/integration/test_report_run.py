@@ -6,14 +6,12 @@ answers "question i" with itself (right) or with "no idea" (wrong), as each test
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests import chromium
 from tests.conftest import run_inv
 from tests.fakes.endpoint import FakeEndpoint, prompt_key
-from tests.integration.helpers import BASE_IMAGE, write_config
+from tests.integration.helpers import BASE_IMAGE, write_config, write_questions
 
 pytestmark = pytest.mark.docker
 
@@ -29,11 +27,7 @@ def right_when(rule):
 
 
 def config(tmp_path, url: str, **params):
-    data = tmp_path / "data"
-    data.mkdir(exist_ok=True)
-    with open(data / "qa.jsonl", "w") as f:
-        for i in range(SAMPLES):
-            f.write(json.dumps({"input": f"question {i}", "target": f"question {i}"}) + "\n")
+    data = write_questions(tmp_path / "data", SAMPLES)
     return write_config(
         tmp_path,
         [{"name": "jsonl", "dataset_dir": str(data)}],
