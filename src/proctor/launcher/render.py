@@ -57,6 +57,15 @@ def environment(templates: Path = TEMPLATES) -> Environment:
     return env
 
 
+def _env_context(env_vars: dict[str, str]) -> dict[str, Any]:
+    """What a template needs to pass ``env_vars`` (inside name -> host name) by name only."""
+    return {
+        "env_names": list(dict.fromkeys(env_vars.values())),
+        "env_renames": [(inner, outer) for inner, outer in env_vars.items() if inner != outer],
+        "env_inner": list(env_vars),
+    }
+
+
 def labels(plan: Plan, job: Job) -> list[tuple[str, str]]:
     return [
         (LABEL_INVOCATION, plan.invocation_id),
@@ -114,7 +123,6 @@ def sandbox_command(plan: Plan) -> list[str]:
 def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
     env = env or environment()
     folder = plan.folder.resolve()
-    renames = [(inner, outer) for inner, outer in job.env_vars.items() if inner != outer]
     return env.get_template("run.sh.j2").render(
         job_id=plan.job_id(job),
         task=job.dirname,
@@ -124,9 +132,7 @@ def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
         container_name=job.container_name,
         env_file=str(plan.env_file) if plan.env_file else "",
         python=sys.executable,
-        env_names=list(dict.fromkeys(job.env_vars.values())),
-        env_renames=renames,
-        env_inner=list(job.env_vars),
+        **_env_context(job.env_vars),
         labels=labels(plan, job),
         user=plan.user,
         network=plan.network,
@@ -163,7 +169,6 @@ def render_deploy(plan: Plan, env: Environment | None = None) -> str:
     env = env or environment()
     dep = plan.deployment
     assert dep is not None
-    renames = [(inner, outer) for inner, outer in dep.env_vars.items() if inner != outer]
     return env.get_template("deploy.sh.j2").render(
         invocation_id=plan.invocation_id,
         version=proctor.__version__,
@@ -173,9 +178,7 @@ def render_deploy(plan: Plan, env: Environment | None = None) -> str:
         startup_timeout=dep.startup_timeout,
         env_file=str(plan.env_file) if plan.env_file else "",
         python=sys.executable,
-        env_names=list(dict.fromkeys(dep.env_vars.values())),
-        env_renames=renames,
-        env_inner=list(dep.env_vars),
+        **_env_context(dep.env_vars),
         labels=[
             (LABEL_INVOCATION, plan.invocation_id),
             (LABEL_JOB, f"{plan.invocation_id}.deployment"),
