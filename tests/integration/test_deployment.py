@@ -29,6 +29,7 @@ def test_tasks_share_one_healthy_server_that_is_stopped_at_the_end(tmp_path, inv
     site = tmp_path / "site"
     site.mkdir()
     (site / "hello.txt").write_text("hello from the server")
+    (tmp_path / ".env").write_text("HOST_GREETING=greetings from .env\n")
     config = write_config(
         tmp_path,
         [
@@ -40,10 +41,11 @@ def test_tasks_share_one_healthy_server_that_is_stopped_at_the_end(tmp_path, inv
             "image": BASE_IMAGE,
             "port": port,
             "container_port": 8000,
-            "command": "cd /site && exec python3 -m http.server 8000",
+            "command": 'echo "server says: $GREETING"; cd /site && exec python3 -m http.server 8000',
             "health_path": "/hello.txt",
             "startup_timeout": 60,
             "mounts": [f"{site}:/site:ro"],
+            "env_vars": {"GREETING": "HOST_GREETING"},
         },
         target={"api_endpoint": {"model_id": "m"}},
     )
@@ -58,7 +60,9 @@ def test_tasks_share_one_healthy_server_that_is_stopped_at_the_end(tmp_path, inv
             folder / task / "artifacts" / "fetched.txt"
         ).read_text() == "hello from the server\n"
     wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
-    assert "GET /hello.txt" in (folder / "deployment" / "logs" / "stdout.log").read_text()
+    server_log = (folder / "deployment" / "logs" / "stdout.log").read_text()
+    assert "GET /hello.txt" in server_log
+    assert "server says: greetings from .env" in server_log
 
 
 def test_a_broken_server_fails_the_job_naming_the_deployment(tmp_path, inv):
