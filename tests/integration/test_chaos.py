@@ -19,6 +19,7 @@ import pytest
 
 from proctor.harness.runner import run_task
 from proctor.harness.taskfile import TaskSpec
+from proctor.launcher.images import HARNESS_LATEST
 from tests.conftest import run_inv
 from tests.fakes.endpoint import FakeEndpoint, prompt_key
 from tests.integration.helpers import (
@@ -52,7 +53,7 @@ class Chaos:
             [{"name": "jsonl", "dataset_dir": str(data)}],
             target={"api_endpoint": {"url": endpoint.chat_url, "model_id": "fake-model"}},
             evaluation={"params": {"parallelism": 8, "max_retries": 0}},
-            execution={"image": "proctor-harness:latest"},
+            execution={"image": HARNESS_LATEST},
         )
         started = run_inv("run", "--config", str(config), cwd=workdir)
         assert started.returncode == 0, started.stderr

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from proctor.launcher.images import HARNESS_LATEST
 from tests.conftest import ROOT, run_inv
 from tests.fakes.endpoint import FakeEndpoint
 from tests.integration.helpers import (
@@ -30,7 +31,7 @@ def start(workdir, url: str, samples: int) -> tuple[str, object]:
         [{"name": "jsonl", "dataset_dir": str(data)}],
         target={"api_endpoint": {"url": url, "model_id": "m"}},
         evaluation={"params": {"parallelism": 4, "max_retries": 0}},
-        execution={"image": "proctor-harness:latest"},
+        execution={"image": HARNESS_LATEST},
     )
     result = run_inv("run", "--config", str(config), cwd=workdir)
     assert result.returncode == 0, result.stderr

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from proctor.launcher.images import HARNESS_LATEST
 from tests.conftest import run_inv
 from tests.fakes.endpoint import FakeEndpoint, Fault
 from tests.integration.helpers import invocation_dir, wait_for, write_config, write_questions
@@ -30,7 +31,7 @@ def test_error_rate_failure_then_resume_retries_only_what_is_missing(tmp_path):
             [{"name": "jsonl", "dataset_dir": str(data)}],
             target={"api_endpoint": {"url": ep.chat_url, "model_id": "m"}},
             evaluation={"params": {"parallelism": 2, "max_retries": 1, "max_error_rate": 0.1}},
-            execution={"image": "proctor-harness:latest"},
+            execution={"image": HARNESS_LATEST},
         )
         assert run_inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
         folder = invocation_dir(tmp_path)

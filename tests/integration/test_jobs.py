@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from proctor.launcher.images import HARNESS_LATEST
 from tests.conftest import ROOT, run_inv
 from tests.fakes.endpoint import FakeEndpoint
 from tests.integration.helpers import (
@@ -32,7 +33,7 @@ from tests.integration.helpers import (
 
 pytestmark = pytest.mark.docker
 
-HARNESS_IMAGE = "proctor-harness:latest"
+HARNESS_IMAGE = HARNESS_LATEST
 
 
 @pytest.fixture

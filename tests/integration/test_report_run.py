@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from proctor.launcher.images import HARNESS_LATEST
 from tests import chromium
 from tests.conftest import run_inv
 from tests.fakes.endpoint import FakeEndpoint, prompt_key
@@ -33,7 +34,7 @@ def config(tmp_path, url: str, **params):
         [{"name": "jsonl", "dataset_dir": str(data)}],
         target={"api_endpoint": {"url": url, "model_id": "fake-model"}},
         evaluation={"params": {"parallelism": 4, "max_retries": 0, **params}},
-        execution={"image": "proctor-harness:latest"},
+        execution={"image": HARNESS_LATEST},
     )
 
 

@@ -27,9 +27,10 @@ from pydantic import (
 from proctor.harness import benchmarks
 from proctor.harness.taskfile import Params
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.images import HARNESS_LATEST
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-DEFAULT_IMAGE = "proctor-harness:latest"
+DEFAULT_IMAGE = HARNESS_LATEST
 
 
 class _Strict(BaseModel):

@@ -25,8 +25,11 @@ from proctor.launcher.errors import ProctorError
 
 BASE_IMAGE = "proctor-base:bookworm"
 HARNESS_REPOSITORY = "proctor-harness"
-HARNESS_IMAGE = f"{HARNESS_REPOSITORY}:{__version__}"
-HARNESS_LATEST = f"{HARNESS_REPOSITORY}:latest"
+# A developer setting: a checkout's own tag for the harness image, so two worktrees that
+# build different harness code do not retag each other's `latest`. Unset for users.
+_DEV_TAG = os.environ.get("PROCTOR_IMAGE_TAG", "").strip()
+HARNESS_IMAGE = f"{HARNESS_REPOSITORY}:{__version__}" + (f"-{_DEV_TAG}" if _DEV_TAG else "")
+HARNESS_LATEST = f"{HARNESS_REPOSITORY}:{_DEV_TAG or 'latest'}"
 INPUTS_LABEL = "proctor.inputs-hash"
 
 SERVER_REPOSITORY = "proctor-llamacpp"
