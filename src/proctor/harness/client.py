@@ -11,6 +11,11 @@ Errors are classified the way inspect_ai does it: ``rate_limit`` (429), ``transi
 ``fatal`` (any other 4xx, bad URL). Only the first two are retried, at most
 ``params.max_retries`` times, with exponential backoff and full jitter, waiting what
 ``Retry-After`` asks when the server says.
+
+The endpoint is not trusted (docs/architecture.md, "Threat model"): bodies are read
+under a size bound and redirects are refused (bodies.py), and every text kept from a
+reply, error or response, has the API key scrubbed and control characters escaped
+(untrusted.py) before the runner stores or prints it.
 """
 
 from __future__ import annotations
@@ -31,9 +36,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from proctor.harness import bodies
 from proctor.harness.benchmarks.base import Message
 from proctor.harness.errors import InputError
 from proctor.harness.taskfile import Endpoint, Params
+from proctor.harness.untrusted import Scrubber, loads, printable, secrets_from_env
 
 ErrorKind = Literal["rate_limit", "transient", "fatal"]
 
@@ -215,16 +222,16 @@ def split_reasoning(text: str) -> tuple[str, str | None]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:_SNIPPET]
+    return printable(" ".join(text.split())[:_SNIPPET], lines=False)
 
 
-def _http_failure(status: int, raw: bytes, retry_after: str | None) -> Failure:
+def _http_failure(status: int, raw: bytes | str, retry_after: str | None) -> Failure:
     kind = classify_status(status)
     try:
-        detail = json.loads(raw)["error"]
+        detail = loads(raw, allow_nan=True)["error"]
         detail = detail["message"] if isinstance(detail, dict) else detail
     except (ValueError, KeyError, TypeError):
-        detail = raw.decode("utf-8", "replace")
+        detail = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     wait = parse_retry_after(retry_after) if kind != "fatal" else None
     return Failure(kind, f"http_{status}", _one_line(str(detail)) or "(empty body)", wait)
 
@@ -238,12 +245,13 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def parse_body(raw: bytes, endpoint_type: str) -> tuple[Completion | None, Failure | None]:
+def parse_body(raw: bytes | str, endpoint_type: str) -> tuple[Completion | None, Failure | None]:
     """Read a 2xx body into a Completion (latency and attempts left 0), or say why not."""
     try:
-        data = json.loads(raw)
-    except ValueError:
-        return None, _malformed(f"body is not JSON ({len(raw)} bytes)")
+        # NaN/-Infinity allowed: servers write them for logprobs the way Python does.
+        data = loads(raw, allow_nan=True)
+    except ValueError as e:
+        return None, _malformed(f"body is not JSON ({len(raw)} bytes): {e}")
     choices = data.get("choices") if isinstance(data, dict) else None
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         return None, _malformed("no choices in the response")
@@ -314,9 +322,13 @@ class Client:
         self.endpoint = endpoint
         self.params = params
         self.max_tokens = max_tokens
-        self._headers = {"Content-Type": "application/json"}
+        self._headers = {
+            "Content-Type": "application/json",
+            "Accept-Encoding": bodies.ACCEPT_ENCODING,
+        }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        self.scrub = Scrubber(secrets_from_env(api_key))
         self._backoff_base_s = backoff_base_s
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(params.parallelism)
@@ -329,6 +341,7 @@ class Client:
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=self.params.request_timeout),
             headers=self._headers,
+            auto_decompress=False,  # bodies.read_limited inflates, under its bound
             cookie_jar=aiohttp.DummyCookieJar(),  # an API sets no cookies worth keeping
         )
         return self
@@ -366,8 +379,8 @@ class Client:
             result, failure, latency = await self._attempt(payload)
             if result is not None:
                 return Completion(
-                    result.text,
-                    result.reasoning,
+                    self.scrub(result.text),
+                    self.scrub.optional(result.reasoning),
                     result.finish_reason,
                     result.prompt_tokens,
                     result.completion_tokens,
@@ -375,6 +388,12 @@ class Client:
                     attempt,
                 )
             assert failure is not None
+            failure = Failure(
+                failure.kind,
+                failure.code,
+                printable(self.scrub(failure.message), lines=False),
+                failure.retry_after,
+            )
             if failure.kind == "fatal" or attempt > self.params.max_retries:
                 return Completion("", None, None, None, None, latency, attempt, failure)
             delay = backoff_delay(
@@ -388,10 +407,10 @@ class Client:
         async with self._semaphore:
             started = time.perf_counter()
             try:
-                async with self._session.post(self.url, data=payload) as response:
-                    raw = await response.read()
-                    status = response.status
-                    retry_after = response.headers.get("Retry-After")
+                status, raw, retry_after = await self._post(payload)
+            except bodies.BodyError as e:
+                kind: ErrorKind = "transient" if e.code == "malformed" else "fatal"
+                return None, Failure(kind, e.code, str(e)), time.perf_counter() - started
             except TimeoutError:
                 failure = Failure(
                     "transient", "timeout", f"no response in {self.params.request_timeout:g}s"
@@ -406,7 +425,30 @@ class Client:
                 failure = Failure("fatal", "client", _one_line(f"{type(e).__name__}: {e}"))
                 return None, failure, time.perf_counter() - started
             latency = time.perf_counter() - started
+        # The key is scrubbed from the whole body before any of it is parsed or kept.
+        text = self.scrub(raw.decode("utf-8", "replace"))
         if not 200 <= status < 300:
-            return None, _http_failure(status, raw, retry_after), latency
-        result, problem = parse_body(raw, self.endpoint.type)
+            return None, _http_failure(status, text, retry_after), latency
+        result, problem = parse_body(text, self.endpoint.type)
         return result, problem, latency
+
+    async def _post(self, payload: bytes) -> tuple[int, bytes, str | None]:
+        """POST, following only same-origin 307/308; (status, decoded body, Retry-After)."""
+        assert self._session is not None
+        url = self.url
+        for _ in range(bodies.MAX_REDIRECTS + 1):
+            async with self._session.post(url, data=payload, allow_redirects=False) as response:
+                if 300 <= response.status < 400:
+                    url = bodies.redirect_target(
+                        url, response.status, response.headers.get("Location")
+                    )
+                    continue
+                length = response.content_length
+                raw = await bodies.read_limited(
+                    response.content.iter_chunked(bodies.CHUNK),
+                    response.headers.get("Content-Encoding", ""),
+                    length,
+                    self.params.max_response_bytes,
+                )
+                return response.status, raw, response.headers.get("Retry-After")
+        raise bodies.BodyError("redirects", f"more than {bodies.MAX_REDIRECTS} redirects")

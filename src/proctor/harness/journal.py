@@ -30,6 +30,7 @@ from proctor.harness.atomicfile import temp_path
 from proctor.harness.benchmarks.base import Message
 from proctor.harness.errors import InputError
 from proctor.harness.metrics import Tally
+from proctor.harness.untrusted import finite, loads
 
 FILENAME = "samples.jsonl"
 
@@ -60,6 +61,33 @@ class Entry:
     extracted: Any
     scores: dict[str, float]
     error: str | None
+
+
+def well_formed(line: Any) -> bool:
+    """A journal line of the shape append() writes; anything else is dropped and counted.
+
+    The file is data, not trusted code: a hand-edited or corrupted line with a non-number
+    score, a list for usage or a boolean repeat must not crash a resume or a report.
+    """
+    if not isinstance(line, dict):
+        return False
+    repeat, scores, usage = line.get("repeat"), line.get("scores"), line.get("usage")
+    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+        return False
+    if not isinstance(line.get("id"), str | int) or isinstance(line.get("id"), bool):
+        return False
+    if line.get("status") not in ("scored", "error"):
+        return False
+    if scores is not None and (
+        not isinstance(scores, dict) or not all(finite(v) for v in scores.values())
+    ):
+        return False
+    if usage is not None and (
+        not isinstance(usage, dict) or not all(v is None or finite(v) for v in usage.values())
+    ):
+        return False
+    latency = line.get("latency_s")
+    return latency is None or finite(latency)
 
 
 def utc_now() -> str:
@@ -136,12 +164,10 @@ class Journal:
         if not raw.endswith(b"\n"):  # torn: the writer died inside this line
             return None
         try:
-            line = json.loads(raw)
+            line = loads(raw)  # NaN/Infinity or deep nesting: not a line we wrote
         except ValueError:
             return None
-        if not isinstance(line, dict) or not isinstance(line.get("repeat"), int):
-            return None
-        return line
+        return line if well_formed(line) else None
 
     def _count(self, line: dict[str, Any]) -> None:
         usage = line.get("usage") or {}

@@ -35,6 +35,7 @@ from proctor.harness.progress import FILENAME as PROGRESS_FILENAME
 from proctor.harness.progress import Progress
 from proctor.harness.sandbox import Sandbox, SandboxError
 from proctor.harness.taskfile import TaskSpec
+from proctor.harness.untrusted import cut, printable
 
 RESULTS_SCHEMA_VERSION = 1
 EXIT_OK, EXIT_BAD_INPUT, EXIT_ERROR_RATE, EXIT_STORAGE = 0, 2, 3, 4
@@ -44,13 +45,17 @@ LOG_INTERVAL_S = 10.0
 # After SIGTERM, in-flight requests get this long to finish and be journaled; docker
 # stop allows 10 s before SIGKILL.
 STOP_GRACE_S = 5.0
+# Characters of a response (and of its reasoning) kept in the journal. Scoring sees the
+# whole text (itself bounded by params.max_response_bytes); the journal keeps this much,
+# marked as cut, so one runaway reply cannot make samples.jsonl and report.html huge.
+JOURNAL_TEXT_LIMIT = 200_000
 
 Work = tuple[Sample, int]  # (sample, repeat)
 
 
 def log(message: str) -> None:
-    """One event per line on stdout (the task's stdout.log)."""
-    print(f"{utc_now()} {message}", flush=True)
+    """One event per line on stdout (the task's stdout.log), control characters escaped."""
+    print(f"{utc_now()} {printable(message, lines=False)}", flush=True)
 
 
 def select_subset(samples: list[Sample], limit: int | float | None, seed: int) -> list[Sample]:
@@ -94,7 +99,7 @@ def build_entry(
             extracted = score.extracted
             scores = {name: float(value) for name, value in score.scores.items()}
         except Exception as e:  # a scorer bug must cost one sample, not the run
-            error = f"scoring: {type(e).__name__}: {e}"
+            error = printable(f"scoring: {type(e).__name__}: {str(e)[:300]}", lines=False)
     if error is not None:
         status = "error"
     return Entry(
@@ -102,8 +107,8 @@ def build_entry(
         repeat=repeat,
         status=status,
         prompt=prompt,
-        response=completion.text if completion.error is None else None,
-        reasoning=completion.reasoning,
+        response=cut(completion.text, JOURNAL_TEXT_LIMIT) if completion.error is None else None,
+        reasoning=cut(completion.reasoning, JOURNAL_TEXT_LIMIT),
         finish_reason=completion.finish_reason,
         prompt_tokens=completion.prompt_tokens,
         completion_tokens=completion.completion_tokens,

@@ -14,7 +14,10 @@ from typing import Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from proctor.harness.bodies import DEFAULT_MAX_RESPONSE_BYTES
+
 SCHEMA_VERSION: Final = 1
+MAX_REPEATS: Final = 1000
 
 
 class _Strict(BaseModel):
@@ -36,15 +39,24 @@ class Params(_Strict):
     limit_samples: int | float | None = Field(
         default=None, description="a count (>= 1) or a fraction in (0, 1): seeded subset"
     )
-    n_repeats: int = Field(default=1, ge=1)
+    # Bounded: the plan holds one item per (sample, repeat), so 10**9 repeats would
+    # exhaust memory before the first request.
+    n_repeats: int = Field(default=1, ge=1, le=MAX_REPEATS)
     parallelism: int = Field(default=8, ge=1, le=1024)
-    request_timeout: float = Field(default=120.0, gt=0)
+    request_timeout: float = Field(default=120.0, gt=0, le=86400, allow_inf_nan=False)
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        le=1024**3,
+        description="largest decoded reply body accepted; a larger one is a sample error",
+    )
     max_retries: int = Field(default=5, ge=0, le=100)
-    max_error_rate: float = Field(default=0.05, ge=0, le=1)
-    temperature: float = Field(default=0.0, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    seed: int = 1234
+    max_error_rate: float = Field(default=0.05, ge=0, le=1, allow_inf_nan=False)
+    # Finite: json.dumps writes inf as Infinity, which no server parses as JSON.
+    temperature: float = Field(default=0.0, ge=0, le=100, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    seed: int = Field(default=1234, ge=-(2**63), lt=2**63)
     stop: list[str] | None = None
     system_prompt: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="benchmark-specific options")
@@ -74,7 +86,13 @@ class Params(_Strict):
 
 # Parameters that change how fast a run goes, not what it measures: they may differ
 # between a run and its resume.
-_OPERATIONAL = {"parallelism", "request_timeout", "max_retries", "max_error_rate"}
+_OPERATIONAL = {
+    "parallelism",
+    "request_timeout",
+    "max_retries",
+    "max_error_rate",
+    "max_response_bytes",
+}
 
 
 class TaskSpec(_Strict):

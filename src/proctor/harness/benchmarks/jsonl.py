@@ -37,6 +37,7 @@ from proctor.harness.scoring import (
     to_decimal,
 )
 from proctor.harness.taskfile import Params
+from proctor.harness.untrusted import loads
 
 SCORERS = ("exact_match", "contains", "regex", "multiple_choice", "numeric")
 
@@ -125,9 +126,11 @@ class _Options:
 def _sample(line: str, number: int, opts: _Options) -> Sample:
     """One line as a Sample; ValueError (without location) when it is unusable."""
     try:
-        row = json.loads(line)
+        row = loads(line)
     except json.JSONDecodeError as e:
         raise ValueError(f"malformed JSON ({e.msg}, column {e.colno})") from None
+    except ValueError as e:  # nested too deeply, NaN/Infinity
+        raise ValueError(f"malformed JSON ({e})") from None
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
     for field in (opts.input_field, opts.target_field, opts.id_field):
