@@ -98,6 +98,11 @@ CONFIG_CASES = [
         {"target.api_endpoint.model_id": DELETE},
         ["missing required key 'target.api_endpoint.model_id'"],
     ),
+    (
+        "typo-hides-a-required-key",
+        {"target.api_endpoint.model_id": DELETE, "target.api_endpoint.modle_id": "m"},
+        ["unknown key 'target.api_endpoint.modle_id' (did you mean 'model_id'?); missing"],
+    ),
     ("missing-url", {"target.api_endpoint.url": DELETE}, ["target.api_endpoint.url is required"]),
     ("malformed-url", {"target.api_endpoint.url": "127.0.0.1:8000/v1"}, ["not an http(s) URL"]),
     (

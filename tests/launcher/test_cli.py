@@ -12,12 +12,35 @@ from tests.conftest import ROOT, run_inv
 COMMANDS = ["compare", "image", "kill", "logs", "ls", "report", "resume", "run", "status", "tasks"]
 
 
-def test_every_command_is_listed_with_a_one_line_description():
+def listed_commands() -> dict[str, str]:
     result = run_inv("--list")
     assert result.returncode == 0, result.stderr
-    listed = dict(re.findall(r"^\s{2}(\w+)\s+(\S.*)$", result.stdout, flags=re.M))
+    return dict(re.findall(r"^\s{2}(\w+)\s+(\S.*)$", result.stdout, flags=re.M))
+
+
+def test_every_command_is_listed_with_a_one_line_description():
+    listed = listed_commands()
     assert sorted(listed) == COMMANDS
     assert all(len(text) > 10 for text in listed.values())
+
+
+def test_help_and_h_after_every_listed_command_print_its_help(tmp_path):
+    """`inv CMD --help` and `inv CMD -h` for every task `inv --list` shows, from a folder
+    with no outputs/: a flag swallowed as the optional id would fail with 'no invocations'."""
+    failures = []
+    for command in listed_commands():
+        for flag in ("--help", "-h"):
+            result = run_inv(command, flag, cwd=tmp_path)
+            seen = result.stdout.splitlines()[:1] + result.stderr.splitlines()[:1]
+            if (
+                result.returncode != 0
+                or not result.stdout.startswith(f"Usage: inv[oke] [--core-opts] {command} ")
+                or "Docstring:" not in result.stdout
+                or result.stderr
+            ):
+                failures.append(f"inv {command} {flag}: exit {result.returncode}, {seen}")
+    assert not failures, "\n".join(failures)
+    assert not (tmp_path / "outputs").exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS)

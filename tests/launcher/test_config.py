@@ -130,6 +130,37 @@ def test_override_of_an_unknown_key_is_an_unknown_key(tmp_path):
     assert "did you mean 'model_id'" in message
 
 
+@pytest.mark.parametrize(
+    ("section", "typo", "hint", "missing"),
+    [
+        ("target.api_endpoint", "modle_id", "model_id", "target.api_endpoint.model_id"),
+        ("evaluation.tasks.0", "nmae", "name", "evaluation.tasks.0.name"),
+        ("", "targte", "target", "target"),
+    ],
+)
+def test_a_typo_that_leaves_a_required_key_missing_is_named_first(
+    tmp_path, section, typo, hint, missing
+):
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    node = data
+    for part in filter(None, section.split(".")):
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[typo] = node.pop(hint)
+    node["zzz_unrelated"] = 1  # a second unknown key: the hint picks the close one
+    message = error(tmp_path, data)
+    unknown = f"unknown key '{section + '.' if section else ''}{typo}' (did you mean '{hint}'?)"
+    assert message.startswith(f"{tmp_path / 'c.yaml'}: {unknown}"), message
+    assert message.index(unknown) < message.index(f"missing required key '{missing}'")
+
+
+def test_a_missing_key_alone_is_still_named(tmp_path):
+    data = yaml.safe_load(yaml.safe_dump(BASE))
+    del data["target"]["api_endpoint"]["model_id"]
+    message = error(tmp_path, data)
+    assert message.endswith("missing required key 'target.api_endpoint.model_id'")
+    assert "unknown key" not in message
+
+
 def test_unknown_benchmark(tmp_path):
     data = {**BASE, "evaluation": {"tasks": [{"name": "gsm9k"}]}}
     message = error(tmp_path, data)

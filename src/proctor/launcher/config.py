@@ -304,19 +304,19 @@ def validate(raw: dict[str, Any], source: str) -> RunConfig:
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as e:
-        raise ProctorError(f"{source}: {_describe(e.errors()[0], RunConfig)}") from None
+        raise ProctorError(f"{source}: {_describe_first(e.errors(), RunConfig)}") from None
     try:
         Params.model_validate(config.evaluation.params)
     except ValidationError as e:
         raise ProctorError(
-            f"{source}: {_describe(e.errors()[0], Params, 'evaluation.params')}"
+            f"{source}: {_describe_first(e.errors(), Params, 'evaluation.params')}"
         ) from None
     for i, task in enumerate(config.evaluation.tasks):
         try:
             config.task_params(task)
         except ValidationError as e:
             where = f"evaluation.tasks.{task.name}.params"
-            raise ProctorError(f"{source}: {_describe(e.errors()[0], Params, where)}") from None
+            raise ProctorError(f"{source}: {_describe_first(e.errors(), Params, where)}") from None
         if task.command is None and task.container is None:
             try:
                 bench = benchmarks.get(task.name)
@@ -341,10 +341,36 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _describe_first(errors: list[Any], model: type[BaseModel], prefix: str = "") -> str:
+    """One line for the first of pydantic's errors, naming a typo before what it hides.
+
+    ``modle_id:`` gives two errors, 'model_id' missing and 'modle_id' unknown, and pydantic
+    lists the missing one first. The unknown key beside a missing one is the cause, so it
+    comes first, with its did-you-mean hint, and the missing key after it.
+    """
+    first = errors[0]
+    if first["type"] == "missing":
+        parent = _plain_loc(first)[:-1]
+        beside = [
+            e for e in errors if e["type"] == "extra_forbidden" and _plain_loc(e)[:-1] == parent
+        ]
+        if beside:
+            wanted = _plain_loc(first)[-1]
+            names = [_plain_loc(e)[-1] for e in beside]
+            close = difflib.get_close_matches(wanted, names, n=1, cutoff=0.6)
+            typo = beside[names.index(close[0])] if close else beside[0]
+            return f"{_describe(typo, model, prefix)}; {_describe(first, model, prefix)}"
+    return _describe(first, model, prefix)
+
+
+def _plain_loc(err: Any) -> list[str]:
+    # A discriminated union puts its tag in the path (deployment.docker.port): drop it.
+    return [str(p) for p in err["loc"] if p not in ("none", "docker")]
+
+
 def _describe(err: Any, model: type[BaseModel], prefix: str = "") -> str:
     """One line for one pydantic error, with the dotted path and a hint for typos."""
-    # A discriminated union puts its tag in the path (deployment.docker.port): drop it.
-    loc = [str(p) for p in err["loc"] if p not in ("none", "docker")]
+    loc = _plain_loc(err)
     path = ".".join([prefix, *loc] if prefix else loc)
     if err["type"] == "extra_forbidden":
         fields = _fields_at(model, loc[:-1])
