@@ -34,6 +34,10 @@ Arguments:
 - ``key(body) -> str``: what requests are counted by. Default: the last user message's
   text for chat, the prompt for completions.
 - ``record``: keep every request for inspection.
+- ``logprob(prefix, token) -> float``: a completions request with ``logprobs`` gets one
+  generated token (the answer's first word) and OpenAI-style logprobs, with the prompt's
+  tokens (see ``tokenize``) and text offsets when it asks for ``echo``; ``echo_logprobs``
+  "shifted" reproduces llama-cpp-python's off-by-one, "none" a server that cannot echo.
 - ``host``, ``port``: where to listen (default 127.0.0.1 and a free port).
 
 Standalone, for benches and container tests (prints its URL, serves until SIGTERM)::
@@ -47,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import signal
 import threading
 import time
@@ -94,6 +99,55 @@ def echo(body: Body) -> str:
     return prompt_key(body)
 
 
+# A token is a run of non-space characters with the whitespace before it (" Paris").
+_TOKEN = re.compile(r"\s*\S+|\s+")
+LogprobRule = Callable[[str, str], float]
+
+
+def tokenize(text: str) -> list[str]:
+    """The fake's tokenizer: whitespace-led words, so " Paris" is one token."""
+    return _TOKEN.findall(text)
+
+
+def default_logprob(prefix: str, token: str) -> float:
+    """A deterministic log-probability for ``token`` after ``prefix`` (longer is less likely)."""
+    return -0.5 * len(token.strip()) - 0.3 * (len(prefix) % 5)
+
+
+def logprobs_reply(
+    prompt: str, generated: str, *, echo: bool, logprob: LogprobRule, shift: bool = False
+) -> dict[str, Any]:
+    """OpenAI's ``choices[0].logprobs`` for ``generated`` after ``prompt`` (echoed or not).
+
+    ``shift`` reproduces llama-cpp-python 0.3.36 without BOS (abetlen/llama-cpp-python#1983):
+    each echoed prompt token gets the value of the token after it, and the generated one
+    is missing.
+    """
+    tokens = [*tokenize(prompt), generated] if echo else [generated]
+    offsets, at = [], 0 if echo else len(prompt)
+    for token in tokens:
+        offsets.append(at)
+        at += len(token)
+    full = prompt + generated
+    values: list[float | None] = [
+        logprob(full[:o], t) for t, o in zip(tokens, offsets, strict=False)
+    ]
+    if echo and shift:
+        # The bug pairs prompt token i with the distribution after it, and the generated
+        # token, left without a row, is dropped.
+        tokens, offsets, values = tokens[:-1], offsets[:-1], values[1:]
+    if echo:
+        values[0] = None
+    return {
+        "tokens": tokens,
+        "token_logprobs": values,
+        "text_offset": offsets,
+        "top_logprobs": [
+            None if v is None else {t: v} for t, v in zip(tokens, values, strict=False)
+        ],
+    }
+
+
 class FakeEndpoint:
     """The server; a context manager that starts it on a free port and stops it."""
 
@@ -108,8 +162,12 @@ class FakeEndpoint:
         host: str = "127.0.0.1",
         port: int = 0,
         model: str = "fake-model",
+        logprob: LogprobRule = default_logprob,
+        echo_logprobs: str = "right",
     ) -> None:
         self.answer = answer
+        self.logprob = logprob
+        self.echo_logprobs = echo_logprobs
         self.delay = delay
         self.faults = faults
         self.key = key
@@ -218,6 +276,9 @@ class FakeEndpoint:
                     content_type="application/json",
                 )
         text = self.answer(body)
+        logprobs = None
+        if not chat and body.get("logprobs") is not None:
+            text, logprobs = self._logprobs(body, text)
         usage = {
             "prompt_tokens": len(prompt_key(body).split()),
             "completion_tokens": len(text.split()),
@@ -228,6 +289,8 @@ class FakeEndpoint:
             choice["message"] = {"role": "assistant", "content": text}
         else:
             choice["text"] = text
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
         reply = {
             "id": f"fake-{nth}",
             "object": "chat.completion" if chat else "text_completion",
@@ -237,6 +300,26 @@ class FakeEndpoint:
             "usage": usage,
         }
         return web.Response(body=json.dumps(reply).encode(), content_type="application/json")
+
+    def _logprobs(self, body: Body, text: str) -> tuple[str, dict[str, Any] | None]:
+        """(choice text, logprobs) for a completions request that asks for logprobs.
+
+        One token is generated: the answer's first word, led by a space. ``echo_logprobs``
+        says how echoed prompts are treated: "right", "shifted" (llama-cpp-python 0.3.36
+        without BOS) or "none" (no echo, as llama.cpp's own server).
+        """
+        prompt = str(body.get("prompt", ""))
+        words = text.split()
+        generated = " " + (words[0] if words else "x")
+        echo = bool(body.get("echo")) and self.echo_logprobs != "none"
+        reply = logprobs_reply(
+            prompt,
+            generated,
+            echo=echo,
+            logprob=self.logprob,
+            shift=self.echo_logprobs == "shifted",
+        )
+        return (prompt + generated if echo else generated), reply
 
     async def _cut(self, request: web.Request, how: str) -> web.StreamResponse:
         """Start a 200 reply and break the connection partway through its body."""

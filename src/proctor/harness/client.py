@@ -26,12 +26,12 @@ import os
 import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -70,6 +70,11 @@ class Failure:
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+T = TypeVar("T")
+# Reads a 2xx reply's (scrubbed) text: (value, None) or (None, why not).
+Parse = Callable[[str], tuple[T | None, Failure | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,21 +377,37 @@ class Client:
 
     async def complete(self, prompt: list[Message] | str, *, seed: int) -> Completion:
         """Send one prompt, retrying what is retryable; never raises for endpoint trouble."""
-        payload = json.dumps(self.body(prompt, seed)).encode()
+        result, failure, latency, attempts = await self.send(
+            self.body(prompt, seed), lambda text: parse_body(text, self.endpoint.type)
+        )
+        if result is None:
+            return Completion("", None, None, None, None, latency, attempts, failure)
+        return Completion(
+            self.scrub(result.text),
+            self.scrub.optional(result.reasoning),
+            result.finish_reason,
+            result.prompt_tokens,
+            result.completion_tokens,
+            latency,
+            attempts,
+        )
+
+    async def send(
+        self, body: dict[str, Any], parse: Parse[T]
+    ) -> tuple[T | None, Failure | None, float, int]:
+        """POST ``body``, retrying what is retryable, and read a 2xx reply with ``parse``.
+
+        ``parse`` gets the scrubbed body text and returns (value, None) or (None, Failure);
+        the log-likelihood scorer uses it to read logprobs. Returns (value, failure,
+        latency of the last attempt, attempts); never raises for endpoint trouble.
+        """
+        payload = json.dumps(body).encode()
         attempt = 0
         while True:
             attempt += 1
-            result, failure, latency = await self._attempt(payload)
+            result, failure, latency = await self._attempt(payload, parse)
             if result is not None:
-                return Completion(
-                    self.scrub(result.text),
-                    self.scrub.optional(result.reasoning),
-                    result.finish_reason,
-                    result.prompt_tokens,
-                    result.completion_tokens,
-                    latency,
-                    attempt,
-                )
+                return result, None, latency, attempt
             assert failure is not None
             failure = Failure(
                 failure.kind,
@@ -395,13 +416,15 @@ class Client:
                 failure.retry_after,
             )
             if failure.kind == "fatal" or attempt > self.params.max_retries:
-                return Completion("", None, None, None, None, latency, attempt, failure)
+                return None, failure, latency, attempt
             delay = backoff_delay(
                 attempt, failure.retry_after, self._rng, base=self._backoff_base_s
             )
             await asyncio.sleep(delay)
 
-    async def _attempt(self, payload: bytes) -> tuple[Completion | None, Failure | None, float]:
+    async def _attempt(
+        self, payload: bytes, parse: Parse[T]
+    ) -> tuple[T | None, Failure | None, float]:
         if self._session is None:
             raise RuntimeError("Client used outside 'async with'")
         async with self._semaphore:
@@ -429,7 +452,7 @@ class Client:
         text = self.scrub(raw.decode("utf-8", "replace"))
         if not 200 <= status < 300:
             return None, _http_failure(status, text, retry_after), latency
-        result, problem = parse_body(text, self.endpoint.type)
+        result, problem = parse(text)
         return result, problem, latency
 
     async def _post(self, payload: bytes) -> tuple[int, bytes, str | None]:

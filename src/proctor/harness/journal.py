@@ -7,7 +7,9 @@ Line fields, in this order (other tools read this format; keep the names):
     id, repeat, config_hash, status ("scored" | "error"), prompt, response, reasoning,
     finish_reason, usage {prompt_tokens, completion_tokens}, latency_s, attempts,
     target, extracted, scores {metric: float}, error (null | "<class>: <message>"),
-    time (ISO 8601 UTC)
+    time (ISO 8601 UTC), and on log-likelihood samples only: loglikelihood {chosen,
+    chosen_norm, choices [{context (when the choices' contexts differ), continuation,
+    chars, loglikelihood, tokens}]}
 
 Opening a journal for a resume reads it once, streaming: a torn last line (no newline,
 or not JSON) is ignored, a line from another configuration refuses the resume, error
@@ -61,6 +63,9 @@ class Entry:
     extracted: Any
     scores: dict[str, float]
     error: str | None
+    # Log-likelihood samples only (proctor.harness.loglikelihood): chosen, chosen_norm and
+    # each choice's continuation, chars, loglikelihood and tokens.
+    loglikelihood: dict[str, Any] | None = None
 
 
 def well_formed(line: Any) -> bool:
@@ -215,6 +220,8 @@ class Journal:
             "error": entry.error,
             "time": utc_now(),
         }
+        if entry.loglikelihood is not None:
+            line["loglikelihood"] = entry.loglikelihood
         # ASCII escapes: a lone surrogate in a model's output cannot break the UTF-8 file.
         # default=str: a benchmark's target or extracted answer may be any object.
         self._file.write(json.dumps(line, default=str) + "\n")

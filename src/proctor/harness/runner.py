@@ -30,6 +30,8 @@ from proctor.harness.client import Client, Completion, api_key, endpoint_url, fo
 from proctor.harness.errors import InputError
 from proctor.harness.journal import FILENAME as JOURNAL_FILENAME
 from proctor.harness.journal import Entry, Journal, scores_by_id, utc_now
+from proctor.harness.loglikelihood import EndpointCheckError, check_endpoint, choices_of
+from proctor.harness.loglikelihood import evaluate as evaluate_choices
 from proctor.harness.metrics import report, summarize
 from proctor.harness.progress import FILENAME as PROGRESS_FILENAME
 from proctor.harness.progress import Progress
@@ -130,6 +132,7 @@ class _Prepared:
     pending: list[Work]
     journal: Journal
     blocking: bool  # score() waits on a sandbox: call it from a thread
+    loglikelihood: bool  # some samples are scored by their choices' log-likelihoods
 
 
 def _bind_sandbox(benchmark: Benchmark, name: str, sandbox: Sandbox | None) -> Benchmark:
@@ -178,7 +181,16 @@ def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Pre
     pending = [(s, r) for s, r in work if (s.id, r) not in journal]
     max_tokens = spec.params.max_tokens or benchmark.default_max_tokens
     blocking = getattr(benchmark, "needs_sandbox", False)
-    return _Prepared(benchmark, key, max_tokens, len(work), pending, journal, blocking)
+    loglikelihood = any(choices_of(s) for s in subset)
+    if loglikelihood and spec.endpoint.type != "completions":
+        journal.close()
+        raise InputError(
+            f"benchmark {spec.benchmark!r} scores by log-likelihood, which needs a completions "
+            f"endpoint (echo and logprobs); the task has endpoint.type {spec.endpoint.type!r}"
+        )
+    return _Prepared(
+        benchmark, key, max_tokens, len(work), pending, journal, blocking, loglikelihood
+    )
 
 
 def _results(spec: TaskSpec, prep: _Prepared, started_at: str, wall_s: float) -> dict[str, Any]:
@@ -245,6 +257,13 @@ async def _run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> in
             f"resume: skipped {journal.kept} journaled, retrying {journal.retrying} errors, "
             f"dropped {journal.discarded} torn/duplicate lines"
         )
+    if prep.loglikelihood and prep.pending:
+        try:
+            log(await _check_loglikelihood(spec, prep))
+        except EndpointCheckError as e:
+            journal.close()
+            print(f"proctor-eval: {e}", file=sys.stderr, flush=True)
+            return EXIT_BAD_INPUT
     progress = Progress(results_dir / PROGRESS_FILENAME, total=prep.total, done=journal.kept)
     progress.write()
     try:
@@ -275,6 +294,13 @@ async def _run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> in
     return EXIT_OK if results["status"] == "ok" else EXIT_ERROR_RATE
 
 
+async def _check_loglikelihood(spec: TaskSpec, prep: _Prepared) -> str:
+    """One probe of the endpoint's echoed logprobs (loglikelihood.check_endpoint)."""
+    params = spec.params
+    async with Client(spec.endpoint, params, max_tokens=1, api_key=prep.key) as client:
+        return await check_endpoint(client, params.seed)
+
+
 async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.Signals | None:
     """Send every pending (sample, repeat); return the signal that stopped it, if any."""
     params, journal, benchmark = spec.params, prep.journal, prep.benchmark
@@ -285,21 +311,26 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
     error_budget = params.max_error_rate * prep.total
     todo = iter(prep.pending)
 
+    async def generate(client: Client, sample: Sample, repeat: int) -> Entry:
+        prompt = format_prompt(sample.prompt, spec.endpoint.type, params.system_prompt)
+        # Each repeat gets its own seed, or a seeded server would answer it identically.
+        completion = await client.complete(prompt, seed=params.seed + repeat)
+        if prep.blocking:
+            return await asyncio.to_thread(
+                build_entry, benchmark, sample, repeat, prompt, completion
+            )
+        return build_entry(benchmark, sample, repeat, prompt, completion)
+
     async def worker(client: Client) -> None:
         while not stop.is_set():
             item = next(todo, None)
             if item is None:
                 return
             sample, repeat = item
-            prompt = format_prompt(sample.prompt, spec.endpoint.type, params.system_prompt)
-            # Each repeat gets its own seed, or a seeded server would answer it identically.
-            completion = await client.complete(prompt, seed=params.seed + repeat)
-            if prep.blocking:
-                entry = await asyncio.to_thread(
-                    build_entry, benchmark, sample, repeat, prompt, completion
-                )
+            if choices_of(sample):  # one request per choice, scored here
+                entry = await evaluate_choices(client, sample, repeat, params.seed + repeat)
             else:
-                entry = build_entry(benchmark, sample, repeat, prompt, completion)
+                entry = await generate(client, sample, repeat)
             journal.append(entry)
             progress.record(entry.status == "scored")
             if entry.status == "error" and journal.tally.errors > error_budget:
