@@ -116,3 +116,17 @@ def test_launcher_dependencies_are_absent():
         "proctor.launcher",
         "False",
     ]
+
+
+def test_judged_benchmarks_load_their_data_offline():
+    result = _python_in_image(
+        "from proctor.harness import benchmarks\n"
+        "from proctor.harness.taskfile import Params\n"
+        "for name in ('mtbench', 'arena_hard', 'alpaca_eval'):\n"
+        "    b = benchmarks.get(name)\n"
+        "    samples = b.load(Params(), None)\n"
+        "    b.judge_requests(samples[0], ['a', 'b'])\n"
+        "    print(name, len(samples))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["mtbench", "80", "arena_hard", "750", "alpaca_eval", "805"]

@@ -1,5 +1,6 @@
 """A random sentinel API key travels to the endpoint and nowhere else: not into outputs/,
-logs, `inv` output (errors and --dry-run included), or any process's command line."""
+logs, `inv` output (errors and --dry-run included), or any process's command line. The
+task is judged, so a second sentinel, the judge's key, is held to the same rule."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import subprocess
 import pytest
 import yaml
 
+from tests.fakes import judge as fj
 from tests.fakes.endpoint import FakeEndpoint
 from tests.integration.helpers import all_text_under, invocation_dir, wait_for
 
@@ -18,14 +20,18 @@ pytestmark = pytest.mark.docker
 
 def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
     key = "sk-sentinel-" + secrets.token_hex(16)
-    (tmp_path / ".env").write_text(f"PROCTOR_SECRET_KEY={key}\n")
+    judge_key = "sk-judge-sentinel-" + secrets.token_hex(16)
+    (tmp_path / ".env").write_text(f"PROCTOR_SECRET_KEY={key}\nPROCTOR_JUDGE_KEY={judge_key}\n")
     data = tmp_path / "data"
     data.mkdir()
     (data / "qa.jsonl").write_text(
         "".join(json.dumps({"input": f"q{i}", "target": f"q{i}"}) + "\n" for i in range(16))
     )
     printed = []
-    with FakeEndpoint(delay=0.3, record=True) as ep:
+    with (
+        FakeEndpoint(delay=0.3, record=True) as ep,
+        FakeEndpoint(fj.rate, record=True) as judge,
+    ):
         config = tmp_path / "config.yaml"
         config.write_text(
             yaml.safe_dump(
@@ -39,7 +45,23 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
                     },
                     "evaluation": {
                         "params": {"parallelism": 2},
-                        "tasks": [{"name": "jsonl", "dataset_dir": str(data)}],
+                        "judge": {
+                            "url": judge.base_url,
+                            "model_id": "j",
+                            "api_key_name": "PROCTOR_JUDGE_KEY",
+                        },
+                        "tasks": [
+                            {
+                                "name": "jsonl",
+                                "dataset_dir": str(data),
+                                "params": {
+                                    "extra": {
+                                        "scorer": "judge",
+                                        "judge_template": "Rate {response} as [[N]].",
+                                    }
+                                },
+                            }
+                        ],
                     },
                     "execution": {"output_dir": str(tmp_path / "outputs")},
                 }
@@ -58,18 +80,22 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
         saw_docker_run = False
         while not exit_marker.exists():
             args = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            assert key not in args
+            assert key not in args and judge_key not in args
             saw_docker_run = saw_docker_run or "docker run" in args
             for command in (["status"], ["status", "--json"], ["logs"], ["ls"]):
                 result = inv(*command, cwd=tmp_path)
                 printed.append(result.stdout + result.stderr)
         assert saw_docker_run
         assert exit_marker.read_text().split()[1] == "0"
-        wait_for(lambda: ep.total == 16)
+        wait_for(lambda: ep.total == 16 and judge.total == 16)
         assert {auth for _, _, auth in ep.requests} == {f"Bearer {key}"}
+        assert {auth for _, _, auth in judge.requests} == {f"Bearer {judge_key}"}
 
     for command in (["status"], ["logs"], ["ls"]):
         printed.append(inv(*command, cwd=tmp_path).stdout)
-    assert all(key not in text for text in printed)
-    assert key not in all_text_under(tmp_path / "outputs")
-    assert "PROCTOR_SECRET_KEY" in (folder / "invocation.yaml").read_text()  # the name is kept
+    assert all(key not in text and judge_key not in text for text in printed)
+    everything = all_text_under(tmp_path / "outputs")
+    assert key not in everything and judge_key not in everything
+    assert (folder / "jsonl" / "artifacts" / "answers.jsonl").exists()
+    recorded = (folder / "invocation.yaml").read_text()
+    assert "PROCTOR_SECRET_KEY" in recorded and "PROCTOR_JUDGE_KEY" in recorded  # names kept

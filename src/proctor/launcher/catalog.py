@@ -27,9 +27,25 @@ METRICS: dict[str, tuple[str, ...]] = {
         "inst_level_strict_acc",
         "inst_level_loose_acc",
     ),
+    "mtbench": ("score", "turn_1", "turn_2", "score_<category>"),
+    "arena_hard": (
+        "win_rate",
+        "win_rate_<category>",
+        "preference_model_as_a",
+        "preference_model_as_b",
+    ),
+    "alpaca_eval": ("win_rate", "win_rate_model_first", "win_rate_model_second"),
+    "jsonl": ("accuracy", "judge_score (scorer judge)"),
 }
+# Benchmarks a judge model scores (evaluation.judge); jsonl only with scorer judge.
+JUDGED = ("mtbench", "arena_hard", "alpaca_eval")
 # The table's shorter spelling, where the list is long.
-METRICS_SHORT = {"ifeval": "{prompt,inst}_level_{strict,loose}_acc"}
+METRICS_SHORT = {
+    "ifeval": "{prompt,inst}_level_{strict,loose}_acc",
+    "mtbench": "score (1-10), turn_{1,2}, score_<category>",
+    "arena_hard": "win_rate[_<category>], preference_model_as_{a,b}",
+    "alpaca_eval": "win_rate, win_rate_model_{first,second}",
+}
 USER_DATA = "jsonl"  # the user's own file: no items or sample prompt without a dataset_dir
 
 
@@ -117,6 +133,10 @@ def describe(name: str, prompt_chars: int = 1500) -> str:
         f"  data:     {c.data}",
         f"  license:  {c.license}",
     ]
+    if c.name in JUDGED:
+        lines.append(
+            "  scored by a judge model: set evaluation.judge (url, model_id, api_key_name)"
+        )
     if c.executes_code:
         lines.append("  (pass@5 and pass@10 need n_repeats >= 5 and >= 10)")
         lines.append("  runs the model's code in a sandbox container (docs/architecture.md)")

@@ -25,7 +25,8 @@ from pydantic import (
 )
 
 from proctor.harness import benchmarks
-from proctor.harness.taskfile import Params
+from proctor.harness.benchmarks.base import judged_by
+from proctor.harness.taskfile import Judge, JudgeParams, Params
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.images import HARNESS_LATEST
 
@@ -75,6 +76,38 @@ class ApiEndpoint(_Strict):
             return ipaddress.ip_address(host).is_loopback
         except ValueError:
             return False
+
+
+class JudgeEndpoint(ApiEndpoint):
+    """The model that grades judged benchmarks: an endpoint like the target's.
+
+    It runs somewhere already (proctor starts no server for it); its key travels by name
+    like the target's. ``params`` are its generation settings (JudgeParams).
+    """
+
+    url: str  # type: ignore[assignment]  # required: no deployment provides a judge
+    params: dict[str, Any] = Field(default_factory=dict)
+    deployment: Any = None  # only to refuse it with a clear line (see _no_deployment)
+
+    @field_validator("deployment")
+    @classmethod
+    def _no_deployment(cls, v: Any) -> None:
+        if v is not None:
+            raise ValueError(
+                "a judge deployment is not supported: start the judge's server yourself "
+                "and give its url here"
+            )
+        return None
+
+    def spec(self) -> Judge:
+        """The judge as the harness's task.yaml holds it (params validated)."""
+        return Judge(
+            url=self.url,
+            model_id=self.model_id,
+            type=self.type,
+            api_key_name=self.api_key_name,
+            params=JudgeParams.model_validate(self.params),
+        )
 
 
 class Target(_Strict):
@@ -142,6 +175,7 @@ class TaskConfig(_Strict):
     container: str | None = None
     command: str | None = None
     dataset_dir: str | None = None
+    judge: JudgeEndpoint | None = None  # default: evaluation.judge
 
     @field_validator("name")
     @classmethod
@@ -156,6 +190,7 @@ class TaskConfig(_Strict):
 class Evaluation(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     env_vars: dict[str, str] = Field(default_factory=dict)
+    judge: JudgeEndpoint | None = None  # grades judged benchmarks (mtbench, arena_hard, ...)
     tasks: list[TaskConfig] = Field(min_length=1)
 
     _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
@@ -198,6 +233,10 @@ class RunConfig(_Strict):
         """evaluation.params overlaid by the task's own params, validated."""
         merged = _deep_merge(self.evaluation.params, task.params)
         return Params.model_validate(merged)
+
+    def task_judge(self, task: TaskConfig) -> JudgeEndpoint | None:
+        """The task's own judge, else evaluation.judge (None when neither is set)."""
+        return task.judge or self.evaluation.judge
 
     def config_hash(self) -> str:
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
@@ -333,7 +372,27 @@ def validate(raw: dict[str, Any], source: str) -> RunConfig:
                     f"{' or '.join(bench.endpoint_types)} endpoint, but "
                     f"target.api_endpoint.type is {config.target.api_endpoint.type!r}"
                 )
+            _check_judge(config, task, bench, source)
     return config
+
+
+def _check_judge(config: RunConfig, task: TaskConfig, bench: Any, source: str) -> None:
+    """A judged task needs a judge, and the judge's params must be valid."""
+    judge = config.task_judge(task)
+    where = f"evaluation.tasks.{task.name}.judge" if task.judge else "evaluation.judge"
+    if judge is not None:
+        try:
+            judge.spec()
+        except ValidationError as e:
+            raise ProctorError(
+                f"{source}: {_describe(e.errors()[0], JudgeParams, where + '.params')}"
+            ) from None
+    if judged_by(bench, config.task_params(task)) and judge is None:
+        raise ProctorError(
+            f"{source}: benchmark {task.name!r} is scored by a judge model: set "
+            "evaluation.judge (url, model_id, api_key_name) or "
+            f"evaluation.tasks.{task.name}.judge"
+        )
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
@@ -390,7 +449,9 @@ def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
         if part.isdigit():
             continue
         fields = getattr(current, "model_fields", None) or {}
-        if part == "params":
+        if part == "params" and current is JudgeEndpoint:
+            current = JudgeParams
+        elif part == "params":
             current = Params  # params are plain dicts in the config, validated as Params
         elif part == "deployment":
             current = DockerDeployment  # the richer member: typo hints for docker keys

@@ -193,6 +193,24 @@ def kind(record: dict[str, Any]) -> str:
     return "wrong" if any(v < 1 for v in scores.values()) else "right"
 
 
+def judgement_text(judgement: Any) -> str | None:
+    """A judged sample's verdicts as the judge wrote them: one block per judge request."""
+    if not isinstance(judgement, dict):
+        return None
+    replies = judgement.get("replies")
+    if not isinstance(replies, list):
+        return None
+    head = f"judge {judgement.get('model_id', '?')}"
+    parsed = judgement.get("verdicts")
+    if isinstance(parsed, list) and parsed:
+        head += ", verdicts: " + ", ".join(str(v) for v in parsed)
+    parts = [
+        f"[{i + 1}/{len(replies)}]\n{r if r is not None else '(no reply: request failed)'}"
+        for i, r in enumerate(replies)
+    ]
+    return "\n\n".join([head, *parts])
+
+
 def sample_row(key: samples.Key, record: dict[str, Any]) -> dict[str, Any]:
     """One journal line as the page embeds it: texts cut to MAX_TEXT."""
     usage = section(record.get("usage"))
@@ -207,6 +225,7 @@ def sample_row(key: samples.Key, record: dict[str, Any]) -> dict[str, Any]:
         "response": _cut(record.get("response")),
         "reasoning": _cut(record.get("reasoning")),
         "error": _cut(record.get("error")),
+        "judgement": _cut(judgement_text(record.get("judgement"))),
         "finish": record.get("finish_reason") or "",
         "tokens": usage.get("completion_tokens"),
         "latency": record.get("latency_s"),

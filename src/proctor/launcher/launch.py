@@ -74,6 +74,9 @@ def launch(
     _check_output_dir(Path(plan.config.execution.output_dir))
     if plan.deployment is None and any(not job.custom_command for job in plan.jobs):
         check_endpoint(plan.config.target.api_endpoint.url or "")
+    if plan.deployment is None:  # a judge served by the deployment cannot be probed yet
+        for url in dict.fromkeys(job.spec.judge.url for job in plan.jobs if job.spec.judge):
+            check_endpoint(url, "the judge's url")
     client = containers.connect()
     images = [job.image for job in plan.jobs] + ([plan.deployment.image] if plan.deployment else [])
     containers.require_images(client, images, plan.config.execution.image)
@@ -82,7 +85,7 @@ def launch(
     return Launched(plan, files, started=True)
 
 
-def check_endpoint(url: str, timeout: float = 5.0) -> None:
+def check_endpoint(url: str, key: str = "target.api_endpoint.url", timeout: float = 5.0) -> None:
     """Fail now when nothing answers at the endpoint's address; any HTTP reply will do
     (a 401 or 404 still proves a server is there)."""
     import urllib.error
@@ -99,7 +102,7 @@ def check_endpoint(url: str, timeout: float = 5.0) -> None:
         reason = getattr(e, "reason", e)
         raise ProctorError(
             f"endpoint {url} is unreachable ({reason}): start the server, "
-            "fix target.api_endpoint.url, or use deployment.type: docker"
+            f"fix {key}, or use deployment.type: docker"
         ) from None
 
 

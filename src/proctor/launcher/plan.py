@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from proctor.harness import benchmarks
+from proctor.harness.benchmarks.base import judged_by
 from proctor.harness.taskfile import Endpoint, TaskSpec
 from proctor.launcher.config import DockerDeployment, RunConfig, TaskConfig
 from proctor.launcher.errors import ProctorError
@@ -111,6 +112,9 @@ def make_plan(
         env_vars = {**config.evaluation.env_vars, **task.env_vars}
         if endpoint.api_key_name:
             env_vars.setdefault(endpoint.api_key_name, endpoint.api_key_name)
+        judge = config.task_judge(task) if _judged(task, config) else None
+        if judge is not None and judge.api_key_name:  # by name, like the target's key
+            env_vars.setdefault(judge.api_key_name, judge.api_key_name)
         dataset_dir = _dataset_dir(task, config_path)
         spec = TaskSpec(
             name=dirname,
@@ -118,6 +122,7 @@ def make_plan(
             endpoint=Endpoint(**endpoint.model_dump()),
             params=config.task_params(task),
             dataset_dir=DATASETS_MOUNT if dataset_dir else None,
+            judge=judge.spec() if judge is not None else None,
         )
         sandbox = task.command is None and _needs_sandbox(task.name)
         command = f"{HARNESS_COMMAND} --sandbox {SANDBOX_SOCKET}" if sandbox else HARNESS_COMMAND
@@ -136,13 +141,21 @@ def make_plan(
             )
         )
     network = config.execution.network
+    judges = [j for t in chosen if (j := config.task_judge(t)) is not None and _judged(t, config)]
+    loopback_judge = next((j for j in judges if j.is_loopback()), None)
     if network == "auto":
-        network = "host" if endpoint.is_loopback() else "bridge"
+        network = "host" if endpoint.is_loopback() or loopback_judge else "bridge"
     elif network == "bridge" and endpoint.is_loopback() and config.deployment.type == "none":
         raise ProctorError(
             f"{config_path}: execution.network is bridge, but target.api_endpoint.url "
             f"{endpoint.url} is this machine's loopback, which a bridged container cannot "
             "reach: use network auto or host"
+        )
+    elif network == "bridge" and loopback_judge is not None:
+        raise ProctorError(
+            f"{config_path}: execution.network is bridge, but the judge's url "
+            f"{loopback_judge.url} is this machine's loopback, which a bridged container "
+            "cannot reach: use network auto or host"
         )
     return Plan(
         invocation_id=inv,
@@ -180,6 +193,16 @@ def _dataset_dir(task: TaskConfig, config_path: Path) -> Path | None:
             f"{config_path}: evaluation.tasks.{task.name}.dataset_dir: no such directory: {path}"
         )
     return path
+
+
+def _judged(task: TaskConfig, config: RunConfig) -> bool:
+    """Whether the task's benchmark is judge-scored (custom commands never are)."""
+    if task.command is not None or task.container is not None:
+        return False
+    try:
+        return judged_by(benchmarks.get(task.name), config.task_params(task))
+    except KeyError:
+        return False
 
 
 def _needs_sandbox(benchmark: str) -> bool:

@@ -19,6 +19,9 @@ CATALOG: dict[str, str] = {
     "mbpp": "mbpp",
     "ifeval": "ifeval",
     "jsonl": "jsonl",
+    "mtbench": "mtbench",
+    "arena_hard": "arena_hard",
+    "alpaca_eval": "alpaca_eval",
 }
 
 # Benchmarks added at run time by register(): tests and out-of-tree plug-ins. Looked up first.

@@ -13,12 +13,17 @@ Message = dict[str, str]
 
 @dataclass(frozen=True)
 class Sample:
-    """One benchmark item. ``prompt`` is chat messages, or plain text for completions."""
+    """One benchmark item. ``prompt`` is chat messages, or plain text for completions.
+
+    ``followups`` are later user turns of a multi-turn conversation (MT-Bench's second
+    question): each is sent after the model's own reply to the turn before it.
+    """
 
     id: str
     prompt: list[Message] | str
     target: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    followups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,42 @@ class Aggregates(Benchmark, Protocol):
         A metric returned here replaces the per-sample mean of the same name.
         """
         ...
+
+
+class UnparseableVerdict(ValueError):
+    """A judge reply that holds no verdict in the expected format: an error of its sample
+    (retried on resume), never a score."""
+
+
+class Judged(Benchmark, Protocol):
+    """A benchmark whose answers another model grades (proctor.harness.judge runs it).
+
+    The runner asks the target for every turn's answer, journals the answers, then sends
+    ``judge_requests`` to the task's judge and turns the replies into scores with
+    ``verdict``. ``score`` is never called when ``needs_judge(params)`` is true.
+    """
+
+    default_judge_max_tokens: int
+
+    def needs_judge(self, params: Params) -> bool:
+        """Whether these params make the benchmark judge-scored (jsonl only with scorer judge)."""
+        ...
+
+    def judge_requests(self, sample: Sample, answers: Sequence[str]) -> list[list[Message]]:
+        """The chat messages of every judge request this sample needs (one per turn, or one
+        per order of a pairwise comparison)."""
+        ...
+
+    def verdict(self, sample: Sample, answers: Sequence[str], replies: Sequence[str]) -> Score:
+        """Scores from the judge's replies, in the order of judge_requests.
+
+        Raises:
+            UnparseableVerdict: A reply holds no verdict.
+        """
+        ...
+
+
+def judged_by(benchmark: Benchmark, params: Params) -> bool:
+    """Whether ``benchmark`` with ``params`` is scored by a judge (see Judged)."""
+    needs = getattr(benchmark, "needs_judge", None)
+    return bool(needs(params)) if callable(needs) else False

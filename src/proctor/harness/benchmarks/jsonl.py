@@ -12,7 +12,17 @@ Options, all in ``params.extra``:
     choices_field   the list of options, for scorer multiple_choice (default "choices");
                     the target is then a letter, a 0-based index or the text of one option
     system_prompt   sent as a system message before each question
-    scorer          exact_match (default) | contains | regex | multiple_choice | numeric
+    scorer          exact_match (default) | contains | regex | multiple_choice | numeric |
+                    judge
+    judge_template  scorer judge: the judge's prompt (your rubric), with the placeholders
+                    {input}, {response} and {target} (write literal braces as {{ and }});
+                    it must ask for the score as [[N]] (FastChat llm_judge's format)
+    judge_system_prompt  scorer judge: sent to the judge as a system message first
+    judge_scale     scorer judge: "1-10" (default) or "0-1"; a reply without [[N]] inside
+                    the scale is an error of that sample, never a score
+
+With scorer judge the target field is optional (the template may use it) and the metric
+is ``judge_score``, the mean of the judge's ratings on the configured scale.
 
 Bad data fails the load with a one-line ValueError naming the file and line.
 """
@@ -21,11 +31,13 @@ from __future__ import annotations
 
 import json
 import re
+import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proctor.harness.benchmarks import multichoice
+from proctor.harness.benchmarks import multichoice, verdicts
 from proctor.harness.benchmarks.base import Message, Sample, Score
 from proctor.harness.scoring import (
     LETTERS,
@@ -39,7 +51,9 @@ from proctor.harness.scoring import (
 from proctor.harness.taskfile import Params
 from proctor.harness.untrusted import loads
 
-SCORERS = ("exact_match", "contains", "regex", "multiple_choice", "numeric")
+SCORERS = ("exact_match", "contains", "regex", "multiple_choice", "numeric", "judge")
+JUDGE_SCALES = {"1-10": (1.0, 10.0), "0-1": (0.0, 1.0)}
+TEMPLATE_FIELDS = ("input", "response", "target")
 
 
 def _data_file(dataset_dir: str | None, name: Any) -> Path:
@@ -64,6 +78,8 @@ def _data_file(dataset_dir: str | None, name: Any) -> Path:
 
 def _target(scorer: str, value: Any, row: dict[str, Any], choices_field: str) -> Any:
     """The target in the form its scorer wants; ValueError (without location) if unusable."""
+    if scorer == "judge":
+        return value  # only ever shown to the judge, through the template
     if scorer == "multiple_choice":
         choices = row.get(choices_field)
         if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
@@ -107,6 +123,9 @@ class _Options:
     choices_field: str
     system_prompt: str | None
     scorer: str
+    judge_template: str | None = None
+    judge_system_prompt: str | None = None
+    judge_scale: str = "1-10"
 
     @classmethod
     def of(cls, extra: dict[str, Any]) -> _Options:
@@ -117,10 +136,41 @@ class _Options:
             choices_field=extra.get("choices_field", "choices"),
             system_prompt=extra.get("system_prompt"),
             scorer=extra.get("scorer", "exact_match"),
+            judge_template=extra.get("judge_template"),
+            judge_system_prompt=extra.get("judge_system_prompt"),
+            judge_scale=str(extra.get("judge_scale", "1-10")),
         )
         if opts.scorer not in SCORERS:
             raise ValueError(f"unknown scorer {opts.scorer!r}; valid: {', '.join(SCORERS)}")
+        if opts.scorer == "judge":
+            check_template(opts.judge_template)
+            if opts.judge_scale not in JUDGE_SCALES:
+                raise ValueError(
+                    f"extra.judge_scale {opts.judge_scale!r} must be one of "
+                    f"{', '.join(JUDGE_SCALES)}"
+                )
         return opts
+
+
+def check_template(template: Any) -> None:
+    """A judge template must be a string whose placeholders are all known."""
+    if not isinstance(template, str) or not template.strip():
+        raise ValueError(
+            "scorer judge needs extra.judge_template: the judge's prompt, with {input}, "
+            "{response} and {target} where those go"
+        )
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as e:
+        raise ValueError(
+            f"extra.judge_template: {e} (write literal braces as {{{{ and }}}})"
+        ) from None
+    unknown = sorted(fields - set(TEMPLATE_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"extra.judge_template has unknown placeholder(s) {', '.join(unknown)}; "
+            f"known: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"
+        )
 
 
 def _sample(line: str, number: int, opts: _Options) -> Sample:
@@ -133,7 +183,8 @@ def _sample(line: str, number: int, opts: _Options) -> Sample:
         raise ValueError(f"malformed JSON ({e})") from None
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
-    for field in (opts.input_field, opts.target_field, opts.id_field):
+    needed = (opts.input_field, None if opts.scorer == "judge" else opts.target_field)
+    for field in (*needed, opts.id_field):
         if field is not None and field not in row:
             raise ValueError(f"missing field {field!r}")
     question = row[opts.input_field]
@@ -142,8 +193,15 @@ def _sample(line: str, number: int, opts: _Options) -> Sample:
     sample_id = row[opts.id_field] if opts.id_field else number
     if isinstance(sample_id, bool) or not isinstance(sample_id, str | int) or sample_id == "":
         raise ValueError(f"field {opts.id_field!r} must be a non-empty string or an integer")
-    target = _target(opts.scorer, row[opts.target_field], row, opts.choices_field)
+    target = _target(opts.scorer, row.get(opts.target_field), row, opts.choices_field)
     meta: dict[str, Any] = {"scorer": opts.scorer}
+    if opts.scorer == "judge":
+        meta.update(
+            question=question,
+            judge_template=opts.judge_template,
+            judge_system_prompt=opts.judge_system_prompt,
+            judge_scale=opts.judge_scale,
+        )
     text = question
     if opts.scorer == "multiple_choice":
         choices = row[opts.choices_field]
@@ -163,6 +221,11 @@ class JSONL:
     name: str = "jsonl"
     endpoint_types: tuple[str, ...] = ("chat", "completions")
     default_max_tokens: int = 256
+
+    default_judge_max_tokens: int = 1024  # FastChat llm_judge's judge max_tokens
+
+    def needs_judge(self, params: Params) -> bool:
+        return params.extra.get("scorer") == "judge"
 
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
         opts = _Options.of(params.extra)
@@ -203,6 +266,23 @@ class JSONL:
             ok = any(match(response, t) for t in target)
             extracted = response.strip()[:200]
         return Score(extracted=extracted, scores={"accuracy": float(ok)})
+
+    def judge_requests(self, sample: Sample, answers: Sequence[str]) -> list[list[Message]]:
+        meta = sample.meta
+        target = "" if sample.target is None else str(sample.target)
+        text = str(meta["judge_template"]).format(
+            input=meta["question"], response=answers[-1], target=target
+        )
+        messages: list[Message] = []
+        if meta.get("judge_system_prompt"):
+            messages.append({"role": "system", "content": str(meta["judge_system_prompt"])})
+        messages.append({"role": "user", "content": text})
+        return [messages]
+
+    def verdict(self, sample: Sample, answers: Sequence[str], replies: Sequence[str]) -> Score:
+        low, high = JUDGE_SCALES[sample.meta["judge_scale"]]
+        value = verdicts.rating(replies[0], low, high)
+        return Score(extracted=[value], scores={"judge_score": value})
 
 
 BENCHMARK = JSONL()

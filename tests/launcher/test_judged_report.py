@@ -1,0 +1,60 @@
+"""Judged tasks in inv report, inv compare and report.html: like any other, plus the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from proctor.launcher import compare, htmlreport, report
+from tests.fakes.invocation import make_invocation, sample
+
+
+def judged(ident: str, score: float | None, reply: str) -> dict[str, Any]:
+    line = sample(ident, score, metric="score", response=f"answer {ident}")
+    if score is None:
+        line["error"] = f"judge: unparseable verdict (expected [[rating]]): {reply!r}"
+        line["response"] = f"answer {ident}"
+    line["judgement"] = {
+        "model_id": "judge-model",
+        "replies": [reply, "Second turn. Rating: [[6]]"],
+        "verdicts": [score, 6] if score is not None else None,
+        "usage": {"prompt_tokens": 100, "completion_tokens": 20},
+    }
+    return line
+
+
+def tasks(shift: float) -> dict[str, list[dict[str, Any]]]:
+    return {
+        "mtbench": [
+            judged("mtbench/81", 7.0 + shift, f"Good. Rating: [[{7 + shift:g}]]"),
+            judged("mtbench/82", 5.0 + shift, f"Fine. Rating: [[{5 + shift:g}]]"),
+            judged("mtbench/83", None, "I cannot decide."),
+        ]
+    }
+
+
+def test_report_compare_and_html_show_judged_metrics(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    folder = make_invocation(outputs, "aaaa1111", tasks(0.0))
+    make_invocation(outputs, "bbbb2222", tasks(1.0), stamp="20260102-040506")
+    a, b = report.load(outputs, ["aaaa", "bbbb"])
+    table = report.render([a])
+    assert "mtbench  score     6.000    [4.040, 7.960]  2    1" in table
+    data = report.as_dict([a])
+    assert "mtbench" in str(data) and "errors" in str(data)
+    diff = compare.render(compare.compare(a, b, resamples=200))
+    assert "mtbench" in diff and "score" in diff and "+1.000" in diff
+    html = htmlreport.write([a], folder / "report.html").read_text()
+    assert "Good. Rating: [[7]]" in html and "Second turn. Rating: [[6]]" in html
+    assert "I cannot decide." in html and "judge judge-model" in html
+    assert "judge\\u0027s verdict" in html or "judge's verdict" in html
+
+
+def test_judgement_text_lists_every_reply() -> None:
+    text = htmlreport.judgement_text(
+        {"model_id": "j", "replies": ["one [[A>B]]", None], "verdicts": ["A>B"]}
+    )
+    assert text is not None
+    assert text.splitlines()[0] == "judge j, verdicts: A>B"
+    assert "[1/2]\none [[A>B]]" in text and "(no reply: request failed)" in text
+    assert htmlreport.judgement_text(None) is None
