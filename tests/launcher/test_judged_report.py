@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from proctor.launcher import compare, htmlreport, report
 from tests.fakes.invocation import make_invocation, sample
 
@@ -58,3 +60,24 @@ def test_judgement_text_lists_every_reply() -> None:
     assert text.splitlines()[0] == "judge j, verdicts: A>B"
     assert "[1/2]\none [[A>B]]" in text and "(no reply: request failed)" in text
     assert htmlreport.judgement_text(None) is None
+
+
+def test_compare_names_a_different_judge(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    make_invocation(outputs, "aaaa1111", tasks(0.0))
+    other = make_invocation(outputs, "bbbb2222", tasks(1.0), stamp="20260102-040506")
+    for folder, model in ((outputs / "20260102-030405-aaaa1111", "judge-a"), (other, "judge-b")):
+        spec_path = folder / "mtbench" / "task.yaml"
+        spec = yaml.safe_load(spec_path.read_text())
+        spec["judge"] = {
+            "url": "http://127.0.0.1:9/v1",
+            "model_id": model,
+            "type": "chat",
+            "params": {"temperature": 0.0, "parallelism": 4 if model == "judge-a" else 8},
+        }
+        spec_path.write_text(yaml.safe_dump(spec))
+    a, b = report.load(outputs, ["aaaa", "bbbb"])
+    (task,) = compare.compare(a, b, resamples=200).tasks
+    differences = task.differences
+    assert 'judge: "judge-a" vs "judge-b"' in differences
+    assert not any("parallelism" in d for d in differences)  # operational: not a difference

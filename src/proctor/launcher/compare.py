@@ -101,11 +101,18 @@ def config_differences(a: TaskReport, b: TaskReport) -> list[str]:
     def settings(spec: dict[str, Any]) -> dict[str, Any]:
         params = section(spec.get("params"))
         endpoint = section(spec.get("endpoint"))
+        judge = section(spec.get("judge"))  # judged tasks: a different judge, other scores
+        judge_params = section(judge.get("params"))
         return {
             "benchmark": spec.get("benchmark"),
             "endpoint type": endpoint.get("type"),
             "dataset_dir": spec.get("dataset_dir"),
             **_flatten({k: v for k, v in params.items() if k not in OPERATIONAL}, ""),
+            "judge": judge.get("model_id"),
+            "judge type": judge.get("type"),
+            **_flatten(
+                {k: v for k, v in judge_params.items() if k not in OPERATIONAL}, "judge params"
+            ),
         }
 
     left, right = settings(spec_a), settings(spec_b)
