@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from proctor.launcher.images import SERVER_LATEST
 from tests.integration.helpers import (
     BASE_IMAGE,
     free_port,
@@ -112,4 +113,69 @@ def test_a_server_that_never_answers_fails_within_the_startup_timeout(tmp_path, 
     wait_for((folder / "t" / "logs" / "stage.exit").exists, timeout=40)
     log = (folder / "t" / "logs" / "stdout.log").read_text()
     assert "did not become healthy within 5" in log and "loading forever" in log
+    wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
+
+
+MODELS = (
+    'python3 -c "import urllib.request as u; '
+    "print(u.urlopen('http://127.0.0.1:{port}/v1/models').read().decode())\" "
+    "> /results/models.json"
+)
+
+
+def test_port_alone_reaches_the_built_in_server_on_the_port_its_image_exposes(tmp_path, inv):
+    """`port` alone used to move the container port too, away from the 8000 the llama.cpp
+    image listens on (and EXPOSEs), so the job waited out startup_timeout and failed."""
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        [{"name": "t", "container": BASE_IMAGE, "command": MODELS.format(port=port)}],
+        deployment={"type": "docker", "image": SERVER_LATEST, "port": port, "startup_timeout": 120},
+        target={"api_endpoint": {"model_id": "smollm2-135m-instruct"}},
+    )
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    exit_marker = folder / "t" / "logs" / "stage.exit"
+    wait_for(exit_marker.exists, timeout=150)
+    log = (folder / "t" / "logs" / "stdout.log").read_text()
+    assert exit_marker.read_text().split()[1] == "0", log
+    assert "smollm2-135m-instruct" in (folder / "t" / "artifacts" / "models.json").read_text()
+    deploy_log = (folder / "deployment" / "logs" / "deploy.log").read_text()
+    assert f"127.0.0.1:{port} -> container port 8000" in deploy_log
+    wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)
+
+
+def test_a_server_listening_on_another_port_is_named_with_the_port_expected(tmp_path, inv):
+    """The container is up but its published port refuses: the job's log says which port
+    inside was expected, where the server does listen, and the key to set."""
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        [{"name": "t", "container": BASE_IMAGE, "command": "echo should-not-run"}],
+        deployment={
+            "type": "docker",
+            "image": BASE_IMAGE,  # EXPOSEs nothing: the container port defaults to `port`
+            "port": port,
+            "command": "exec python3 -m http.server 9000",
+            "startup_timeout": 6,
+        },
+        target={"api_endpoint": {"model_id": "m"}},
+    )
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    exit_marker = folder / "t" / "logs" / "stage.exit"
+    wait_for(exit_marker.exists, timeout=60)
+    assert exit_marker.read_text().split()[1:] == ["1", "deployment-failed"]
+    log = (folder / "t" / "logs" / "stdout.log").read_text()
+    assert "did not become healthy within 6" in log
+    assert (
+        f"nothing answers on 127.0.0.1:{port}, published to port {port} inside " "proctor-" in log
+    ), log
+    assert (
+        "where the server listens on 9000: set deployment.container_port to the port "
+        "the server listens on" in log
+    ), log
+    assert "should-not-run" not in log
     wait_for(lambda: not proctor_containers(**{"proctor.invocation": inv_id}), timeout=30)

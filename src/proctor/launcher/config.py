@@ -127,7 +127,9 @@ class DockerDeployment(_Strict):
     image: str = "proctor-llamacpp:latest"
     command: str | None = None  # default: the image's own CMD
     port: int = Field(default=8000, ge=1, le=65535)  # published on the host's 127.0.0.1
-    container_port: int | None = Field(default=None, ge=1, le=65535)  # default: port
+    # Default: the port the image EXPOSEs when it exposes exactly one, else `port`
+    # (deploy.sh asks Docker when it starts the server).
+    container_port: int | None = Field(default=None, ge=1, le=65535)
     health_path: str = "/v1/models"
     startup_timeout: float = Field(default=300, gt=0)
     env_vars: dict[str, str] = Field(default_factory=dict)

@@ -186,7 +186,8 @@ def render_deploy(plan: Plan, env: Environment | None = None) -> str:
             (LABEL_CONFIG_HASH, plan.config.config_hash()),
             (LABEL_ROLE, "deployment"),
         ],
-        publish=f"127.0.0.1:{dep.port}:{dep.container_port or dep.port}",
+        port=dep.port,
+        container_port=dep.container_port or "",  # deploy.sh asks the image when unset
         mounts=plan.server_mounts(),
         extra_docker_args=dep.extra_docker_args,
         image=dep.image,
