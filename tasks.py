@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 
 from invoke import Context, Exit, task
@@ -177,9 +178,12 @@ def kill(c, id=None, grace="10", outputs=None):
     try:
         seconds = float(grace)
     except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= 3600:  # also refuses nan and inf, which would wait forever
         raise Exit(
-            f"proctor: --grace takes seconds (e.g. --grace 30), not {grace!r}", code=2
-        ) from None
+            f"proctor: --grace takes seconds from 0 to 3600 (e.g. --grace 30), not {grace!r}",
+            code=2,
+        )
     try:
         for line in jobs.kill(invocations.outputs_dir(outputs), id, grace=seconds):
             print(line)

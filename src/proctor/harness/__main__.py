@@ -27,8 +27,10 @@ def load_spec(path: Path) -> TaskSpec:
         return TaskSpec.load(path)
     except FileNotFoundError:
         reason = "file not found"
-    except (OSError, yaml.YAMLError) as e:
-        reason = " ".join(str(e).split())
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as e:
+        reason = " ".join(str(e).split())[:300]
+    except RecursionError:
+        reason = "nested too deeply"
     except ValidationError as e:
         reason = _first_error(e)
     print(f"proctor-eval: bad task file {path}: {reason}", file=sys.stderr)

@@ -92,12 +92,12 @@ class JudgeParams(_Strict):
     """
 
     parallelism: int = Field(default=8, ge=1, le=1024)
-    request_timeout: float = Field(default=120.0, gt=0)
+    request_timeout: float = Field(default=120.0, gt=0, le=86400, allow_inf_nan=False)
     max_retries: int = Field(default=5, ge=0, le=100)
-    temperature: float = Field(default=0.0, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    seed: int = 1234
+    temperature: float = Field(default=0.0, ge=0, le=100, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    max_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    seed: int = Field(default=1234, ge=-(2**63), lt=2**63)
     stop: list[str] | None = None
 
     def as_params(self) -> Params:

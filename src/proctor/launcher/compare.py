@@ -132,8 +132,10 @@ def compare_task(
     a: TaskReport, b: TaskReport, *, resamples: int = stats.RESAMPLES, seed: int = stats.SEED
 ) -> TaskComparison:
     """Pair the two journals of a task and compare every metric both sides scored."""
-    lines_a = samples.read(a.job.artifacts / samples.FILENAME, Paired.of)
-    lines_b = samples.read(b.job.artifacts / samples.FILENAME, Paired.of)
+    skipped_a: list[int] = []
+    skipped_b: list[int] = []
+    lines_a = samples.read(a.job.artifacts / samples.FILENAME, Paired.of, skipped_a)
+    lines_b = samples.read(b.job.artifacts / samples.FILENAME, Paired.of, skipped_b)
     common = [key for key in lines_a if key in lines_b]
     pairs: dict[str, tuple[list[float], list[float]]] = {}
     shared = errored = prompts_differ = targets_differ = 0
@@ -153,6 +155,12 @@ def compare_task(
     only_a = len(lines_a) - len(common)
     only_b = len(lines_b) - len(common)
     differences = config_differences(a, b)
+    for side, skipped in (("A", skipped_a), ("B", skipped_b)):
+        if skipped:
+            differences.append(
+                f"{len(skipped)} unreadable journal lines skipped in {side} "
+                f"(first: line {skipped[0]})"
+            )
     if only_a or only_b:
         differences.append(
             f"different samples: {len(common)} in both, {only_a} only in A, {only_b} only in B"

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 from pydantic import (
@@ -27,11 +27,19 @@ from pydantic import (
 from proctor.harness import benchmarks
 from proctor.harness.benchmarks.base import judged_by
 from proctor.harness.taskfile import Judge, JudgeParams, Params
+from proctor.launcher import names, safeyaml
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.images import HARNESS_LATEST
 
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = names.ENV_NAME
 DEFAULT_IMAGE = HARNESS_LATEST
+# Query parameters that carry credentials: refused in a url, which is written to
+# invocation.yaml, task.yaml and logs.
+CREDENTIAL_PARAMS = {"key", "api-key", "api_key", "apikey", "token", "access_token", "auth", "sig"}
+# Hostnames as DNS and the URL standard allow them (IPv6 literals are checked apart).
+_HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+# Where a ValidationError's input is never echoed: it may be a pasted secret.
+_SECRET_KEYS = {"api_key_name", "env_vars", "url"}
 
 
 class _Strict(BaseModel):
@@ -39,12 +47,47 @@ class _Strict(BaseModel):
 
 
 def _env_name(value: str, what: str) -> str:
-    if not ENV_NAME.match(value):
+    problem = names.env_name_problem(value)
+    if problem:
         raise ValueError(
-            f"{what} must be the NAME of an environment variable (got {value!r}); "
+            f"{what} must be the NAME of an environment variable: it {problem}; "
             "put the value in .env or the environment, never in the config"
         )
     return value
+
+
+def _check_url(v: str) -> str:
+    """An http(s) URL with a host, a numeric port and no credentials (see CREDENTIAL_PARAMS)."""
+    example = "e.g. http://127.0.0.1:8000/v1"
+    if any(c.isspace() or not c.isprintable() for c in v):
+        raise ValueError(f"a URL holds no spaces or control characters ({example})")
+    parts = urlsplit(v)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"url holds credentials before '@' ({names.redact(parts.netloc)}): pass the key "
+            "by name with api_key_name, never in the url"
+        )
+    for param, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if param.lower() in CREDENTIAL_PARAMS:
+            raise ValueError(
+                f"url has a credential parameter {param!r}: pass the key by name with "
+                "api_key_name, never in the url"
+            )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {v[:80]!r} ({example})")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise ValueError(f"url port is not a number from 0 to 65535: {v[:80]!r}") from None
+    host = parts.hostname
+    if ":" not in host and not _HOSTNAME.fullmatch(host):
+        raise ValueError(f"url host {host[:60]!r} is not a valid host name ({example})")
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"url host {host[:60]!r} is not a valid IPv6 address") from None
+    return v
 
 
 class ApiEndpoint(_Strict):
@@ -56,12 +99,7 @@ class ApiEndpoint(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {v!r} (e.g. http://127.0.0.1:8000/v1)")
-        return v
+        return None if v is None else _check_url(v)
 
     @field_validator("api_key_name")
     @classmethod
@@ -131,7 +169,8 @@ class DockerDeployment(_Strict):
     # (deploy.sh asks Docker when it starts the server).
     container_port: int | None = Field(default=None, ge=1, le=65535)
     health_path: str = "/v1/models"
-    startup_timeout: float = Field(default=300, gt=0)
+    # Within what deploy.sh's bash arithmetic and sleep handle: a day at most.
+    startup_timeout: float = Field(default=300, gt=0, le=86400, allow_inf_nan=False)
     env_vars: dict[str, str] = Field(default_factory=dict)
     mounts: list[str] = Field(default_factory=list)  # "host:container[:ro]"
     extra_docker_args: list[str] = Field(default_factory=list)
@@ -182,9 +221,19 @@ class TaskConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", v):
-            raise ValueError(f"task name {v!r} may hold only letters, digits, '_', '.', '-'")
+        problem = names.task_name_problem(v)
+        if problem:
+            raise ValueError(problem)
         return v
+
+    @model_validator(mode="after")
+    def _container_needs_command(self) -> TaskConfig:
+        if self.container is not None and self.dataset_dir is not None and self.command is None:
+            raise ValueError(
+                f"task {self.name!r} has a container and a dataset_dir but no command: "
+                "say what the container runs (command: ...)"
+            )
+        return self
 
     _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
 
@@ -194,6 +243,14 @@ class Evaluation(_Strict):
     env_vars: dict[str, str] = Field(default_factory=dict)
     judge: JudgeEndpoint | None = None  # grades judged benchmarks (mtbench, arena_hard, ...)
     tasks: list[TaskConfig] = Field(min_length=1)
+
+    @field_validator("tasks")
+    @classmethod
+    def _folders(cls, v: list[TaskConfig]) -> list[TaskConfig]:
+        clash = names.folder_clash([t.name for t in v])
+        if clash:
+            raise ValueError(clash)
+        return v
 
     _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
 
@@ -266,10 +323,12 @@ def load(path: Path, overrides: list[str] | None = None) -> RunConfig:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         raise ProctorError(f"config file not found: {path} (pass an existing file to --config)")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safeyaml.loads(safeyaml.read_text(path))
+    except ValueError as e:
+        raise ProctorError(f"{path}: {e}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
@@ -296,9 +355,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             "e.g. -o evaluation.params.limit_samples=20"
         )
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = safeyaml.loads(text) if text.strip() else ""
     except yaml.YAMLError:
         value = text
+    except ValueError as e:
+        raise ProctorError(f"override {key.strip()!r}: {e}") from None
     node: Any = raw
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
@@ -439,7 +500,10 @@ def _describe(err: Any, model: type[BaseModel], prefix: str = "") -> str:
     if err["type"] == "missing":
         return f"missing required key {path!r}"
     value = err.get("input")
-    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    secret = bool(_SECRET_KEYS & set(loc)) or (
+        isinstance(value, str) and names.looks_like_token(value)
+    )
+    shown = "" if isinstance(value, dict) or secret else f" (got {repr(value)[:80]})"
     msg = err["msg"].removeprefix("Value error, ")
     return f"{path}: {msg}{shown}" if path else msg
 

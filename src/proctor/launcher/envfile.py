@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from proctor.launcher import safeyaml
 from proctor.launcher.errors import ProctorError
 
 
@@ -22,18 +23,35 @@ def locate(env_file: str | None, cwd: Path) -> Path | None:
     if env_file:
         path = Path(env_file).expanduser()
         path = path if path.is_absolute() else cwd / path
-        if not path.is_file():
+        if not path.exists():
             raise ProctorError(f"env file not found: {env_file} (fix --env-file or create it)")
+        _check_readable(path)
         return path.resolve()
     default = cwd / ".env"
-    return default.resolve() if default.is_file() else None
+    if not default.exists():
+        return None
+    _check_readable(default)
+    return default.resolve()
+
+
+def _check_readable(path: Path) -> None:
+    """A regular, readable UTF-8 file, or a ProctorError saying which it is not."""
+    try:
+        safeyaml.read_text(path)
+    except ValueError as e:
+        raise ProctorError(f"env file {path} {e}: fix it or pass another with --env-file") from None
+
+
+def _values(env_file: Path | None) -> dict[str, str | None]:
+    if env_file is None:
+        return {}
+    _check_readable(env_file)
+    return dict(dotenv_values(env_file))
 
 
 def environment(env_file: Path | None) -> dict[str, str]:
     """The .env values overlaid by the process environment (never overridden by the file)."""
-    values = {
-        k: v for k, v in (dotenv_values(env_file) if env_file else {}).items() if v is not None
-    }
+    values = {k: v for k, v in _values(env_file).items() if v is not None}
     values.update(os.environ)
     return values
 
@@ -48,7 +66,7 @@ def require(names: Iterable[str], env: Mapping[str, str], env_file: Path | None)
 
 def export_lines(env_file: Path | None, names: Iterable[str]) -> str:
     """``export NAME=value`` lines for the named variables the process does not already have."""
-    file_values = dotenv_values(env_file) if env_file and env_file.is_file() else {}
+    file_values = _values(env_file) if env_file and env_file.is_file() else {}
     lines = []
     for name in names:
         value = file_values.get(name)
@@ -67,7 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     if env_file is not None and not env_file.is_file():
         print(f"proctor: env file not found: {env_file}", file=sys.stderr)
         return 2
-    print(export_lines(env_file, args[1:]))
+    try:
+        print(export_lines(env_file, args[1:]))
+    except ProctorError as e:
+        print(f"proctor: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

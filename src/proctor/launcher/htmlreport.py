@@ -13,6 +13,7 @@ writes it again on demand.
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -232,11 +233,11 @@ def sample_row(key: samples.Key, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sample_rows(path: Path) -> tuple[list[dict[str, Any]], int]:
+def sample_rows(path: Path, skipped: list[int] | None = None) -> tuple[list[dict[str, Any]], int]:
     """The first MAX_SAMPLES samples of a journal as embedded rows, and how many it has."""
     rows: dict[samples.Key, dict[str, Any]] = {}
     seen: set[samples.Key] = set()
-    for key, record in samples.lines(path):
+    for key, record in samples.lines(path, skipped):
         seen.add(key)
         if key in rows or len(rows) < MAX_SAMPLES:
             rows[key] = sample_row(key, record)  # a retried sample's last line wins
@@ -288,9 +289,16 @@ def context(reports: Sequence[InvocationReport]) -> dict[str, Any]:
                 )
             summary.append({"task": task, "metric": metric, "cells": cells})
     browsers: list[dict[str, Any]] = []
+    notes = [f"{r.label} / {t.task}: {t.note()}" for r in reports for t in r.tasks if t.note()]
     for i, r in enumerate(reports):
         for t in r.tasks:
-            rows, total = sample_rows(t.job.artifacts / samples.FILENAME)
+            skipped: list[int] = []
+            rows, total = sample_rows(t.job.artifacts / samples.FILENAME, skipped)
+            if skipped:
+                notes.append(
+                    f"{r.label} / {t.task}: {len(skipped)} unreadable journal lines skipped "
+                    f"(first: line {skipped[0]})"
+                )
             browsers.append(
                 {
                     "key": f"s{i}-{len(browsers)}",
@@ -303,7 +311,6 @@ def context(reports: Sequence[InvocationReport]) -> dict[str, Any]:
                     "journal": str(t.job.artifacts / samples.FILENAME),
                 }
             )
-    notes = [f"{r.label} / {t.task}: {t.note()}" for r in reports for t in r.tasks if t.note()]
     return {
         "title": "proctor report: " + ", ".join(r.label for r in reports),
         "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -343,7 +350,24 @@ def render(reports: Sequence[InvocationReport]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # JSON.parse refuses NaN and Infinity, which json.dumps writes by default: one such
+    # number anywhere would leave every sample browser of the page empty.
+    env.policies["json.dumps_function"] = _finite_dumps
     return env.get_template(TEMPLATE).render(**context(reports))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _finite_dumps(value: Any, **kwargs: Any) -> str:
+    return json.dumps(_finite(value), allow_nan=False, **kwargs)
 
 
 def write(reports: Sequence[InvocationReport], path: Path) -> Path:

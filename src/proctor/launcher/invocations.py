@@ -15,10 +15,12 @@ from typing import Any
 
 import yaml
 
+from proctor.launcher import names
 from proctor.launcher.errors import ProctorError
 
 DEFAULT_OUTPUTS = "outputs"
 RECORD = "invocation.yaml"
+_JOB_ID = re.compile(r"[A-Za-z0-9_-]+\.[0-9]+")
 FOLDER = re.compile(r"^(?P<stamp>\d{8}-\d{6})-(?P<id>[0-9a-f]{8})$")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml is ~10x faster
 
@@ -103,10 +105,19 @@ def load(folder: Path) -> Invocation:
             record: Any = yaml.load(f, Loader=_LOADER)
     except OSError as e:
         raise ProctorError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise ProctorError(f"{path} is not UTF-8 text: was it edited by hand?") from None
     except yaml.YAMLError:
         raise ProctorError(f"{path} is not valid YAML: was it edited by hand?") from None
     try:
         inv_id = str(record["id"])
+        for j in record["jobs"]:
+            # The file is data: a task or id with "../" or a newline must not become a path.
+            if names.task_name_problem(j["task"]) or not _JOB_ID.fullmatch(str(j["id"])):
+                raise ProctorError(
+                    f"{path}: job {str(j['id'])[:40]!r} has an unusable task or id "
+                    f"{str(j['task'])[:40]!r}: was it edited by hand?"
+                )
         jobs = tuple(
             JobRef(
                 id=str(j["id"]),

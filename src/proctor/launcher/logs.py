@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from proctor.harness.untrusted import printable
 from proctor.launcher import status
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.invocations import JobRef, Selection
@@ -80,7 +81,8 @@ def show(
 
     def emit(src: Source, final: bool = False) -> None:
         for line in src.read_lines(final):
-            out.write(f"{src.label:<{width}} | {line}\n")
+            # A container prints what it likes: ESC sequences must not reach the terminal.
+            out.write(f"{src.label:<{width}} | {printable(line, lines=False)}\n")
 
     if not follow:
         for src in srcs:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
+from proctor.harness.untrusted import loads
 from proctor.launcher import status as status_mod
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.invocations import Invocation, JobRef
@@ -129,7 +130,7 @@ def _float(value: Any) -> float | None:
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from a file, or None while it is missing, half-written or not an object."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = loads(path.read_text(encoding="utf-8"))  # NaN, Infinity, deep nesting: None
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -3,6 +3,8 @@
 The harness's journal (proctor.harness.journal) owns the format. A report may read it
 while a task still runs or after a crash, so a torn or unreadable line is skipped, and
 when a key appears twice the later line wins (as it does when the harness resumes).
+A line that is not of the journal's shape (NaN or Infinity, wrong types, JSON nested too
+deeply: proctor.harness.journal.well_formed) is skipped too, and counted for the caller.
 """
 
 from __future__ import annotations
@@ -12,35 +14,46 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from proctor.harness.journal import well_formed
+from proctor.harness.untrusted import loads
+
 FILENAME = "samples.jsonl"
 
 Key = tuple[str, int]
 T = TypeVar("T")
 
 
-def lines(path: Path) -> Iterator[tuple[Key, dict[str, Any]]]:
-    """Every readable line of a journal with its (id, repeat), streaming; none if missing."""
+def lines(path: Path, skipped: list[int] | None = None) -> Iterator[tuple[Key, dict[str, Any]]]:
+    """Every readable line of a journal with its (id, repeat), streaming; none if missing.
+
+    ``skipped`` collects the numbers of the non-blank lines that were not journal lines.
+    """
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
+            for number, line in enumerate(f, start=1):
                 try:
-                    record = json.loads(line)
-                    key = (str(record["id"]), int(record.get("repeat") or 0))
-                except (ValueError, TypeError, KeyError, AttributeError):
+                    record = loads(line)
+                except ValueError:
+                    record = None
+                if not well_formed(record):
+                    if skipped is not None and line.strip():
+                        skipped.append(number)
                     continue
-                yield key, record
+                yield (str(record["id"]), int(record["repeat"])), record
     except OSError:
         return
 
 
-def read(path: Path, keep: Callable[[dict[str, Any]], T]) -> dict[Key, T]:
+def read(
+    path: Path, keep: Callable[[dict[str, Any]], T], skipped: list[int] | None = None
+) -> dict[Key, T]:
     """``keep(line)`` of every sample by (id, repeat), in order; a key's last line wins.
 
     ``keep`` takes what the caller needs from a line, so a journal of 100,000 long
     responses is never held in memory whole.
     """
     found: dict[Key, T] = {}
-    for key, record in lines(path):
+    for key, record in lines(path, skipped):
         found[key] = keep(record)
     return found
 

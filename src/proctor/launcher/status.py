@@ -22,7 +22,6 @@ pure function of that Observation: the whole state machine is there and nowhere 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from proctor.harness.untrusted import loads, printable
 from proctor.launcher import containers as containers_mod
 from proctor.launcher import processes
 from proctor.launcher.errors import ProctorError
@@ -329,7 +329,7 @@ def _progress(path: Path) -> ProgressSeen | None:
     if not text:
         return None
     try:
-        data = json.loads(text)
+        data = loads(text)
         return ProgressSeen(
             done=int(data["done"]),
             failed=int(data.get("failed") or 0),
@@ -344,7 +344,7 @@ def _progress(path: Path) -> ProgressSeen | None:
 def _results(path: Path) -> ResultsSeen | None:
     text = _read(path, 1 << 20)
     try:
-        data = json.loads(text or "")
+        data = loads(text or "")
         counts = data["counts"]
         return ResultsSeen(
             status=str(data["status"]),
@@ -368,11 +368,11 @@ def _last_error(log: Path) -> str | None:
     for line in reversed(tail):
         match = _BUDGET_LINE.search(line)
         if match:
-            return match["last"].strip()
+            return printable(match["last"].strip(), lines=False)
     for line in reversed(tail):
         text = line.strip()
         if text and not text.startswith("[proctor]"):
-            return text[:200]
+            return printable(text[:200], lines=False)
     return None
 
 
