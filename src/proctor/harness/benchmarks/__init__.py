@@ -22,6 +22,18 @@ CATALOG: dict[str, str] = {
     "mtbench": "mtbench",
     "arena_hard": "arena_hard",
     "alpaca_eval": "alpaca_eval",
+    # Log-likelihood multiple choice (completions endpoints), OLMES requests.
+    "arc_easy_olmes": "olmes",
+    "arc_challenge_olmes": "olmes",
+    "boolq_olmes": "olmes",
+    "csqa_olmes": "olmes",
+    "hellaswag_olmes": "olmes",
+    "openbookqa_olmes": "olmes",
+    "piqa_olmes": "olmes",
+    "socialiqa_olmes": "olmes",
+    "winogrande_olmes": "olmes",
+    "sciq_olmes": "olmes",
+    "mmlu_olmes": "mmlu_olmes",
 }
 
 # Benchmarks added at run time by register(): tests and out-of-tree plug-ins. Looked up first.
