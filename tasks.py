@@ -36,7 +36,7 @@ def _fail(error: ProctorError) -> Exit:
 )
 def run(c, config=None, override=None, task=None, env_file=None, dry_run=False, wait=False):
     """Run an evaluation: render scripts into outputs/ and start them detached."""
-    from proctor.launcher.launch import describe, launch
+    from proctor.launcher.run.launch import describe, launch
 
     if not config:
         raise Exit("proctor: inv run needs --config FILE (e.g. configs/example.yaml)", code=2)
@@ -61,7 +61,7 @@ def run(c, config=None, override=None, task=None, env_file=None, dry_run=False, 
 
 
 def _wait(folder, invocation_id):
-    from proctor.launcher import foreground
+    from proctor.launcher.run import foreground
 
     try:
         succeeded = foreground.follow(folder)
@@ -112,7 +112,7 @@ def image(c, force=False, base=None, no_server=False):
 )
 def status(c, id=None, json=False, watch=False, outputs=None):
     """Show the state, progress and failures of an invocation's jobs (default: the latest)."""
-    from proctor.launcher import invocations, views
+    from proctor.launcher.jobs import invocations, views
 
     try:
         out = invocations.outputs_dir(outputs)
@@ -129,7 +129,7 @@ def status(c, id=None, json=False, watch=False, outputs=None):
 @task(help={"json": "print JSON instead of a table", "outputs": OUTPUTS_HELP})
 def ls(c, json=False, outputs=None):
     """List every invocation, newest first, with how many jobs are in each state."""
-    from proctor.launcher import invocations, views
+    from proctor.launcher.jobs import invocations, views
 
     try:
         print(views.list_view(invocations.outputs_dir(outputs), as_json=json))
@@ -149,8 +149,8 @@ def ls(c, json=False, outputs=None):
 )
 def logs(c, id=None, task=None, follow=False, outputs=None):
     """Print the script and container output of jobs, each line tagged with its task."""
-    from proctor.launcher import invocations
-    from proctor.launcher import logs as logs_mod
+    from proctor.launcher.jobs import invocations
+    from proctor.launcher.jobs import logs as logs_mod
 
     try:
         selection = invocations.resolve(invocations.outputs_dir(outputs), id or None)
@@ -171,7 +171,8 @@ def logs(c, id=None, task=None, follow=False, outputs=None):
 )
 def kill(c, id=None, grace="10", outputs=None):
     """Stop an invocation or one job: containers, then scripts; mark it KILLED."""
-    from proctor.launcher import invocations, jobs
+    from proctor.launcher.jobs import control as jobs
+    from proctor.launcher.jobs import invocations
 
     if not id:
         raise Exit("proctor: inv kill needs an invocation or job id (inv ls lists them)", code=2)
@@ -202,7 +203,8 @@ def kill(c, id=None, grace="10", outputs=None):
 )
 def resume(c, invocation=None, task=None, outputs=None):
     """Rerun the jobs that did not succeed, from the stored scripts, detached."""
-    from proctor.launcher import invocations, jobs
+    from proctor.launcher.jobs import control as jobs
+    from proctor.launcher.jobs import invocations
 
     try:
         resumed = jobs.resume(invocations.outputs_dir(outputs), invocation, task)
@@ -241,8 +243,9 @@ def report(c, ids=None, id=None, format="table", html=False, output=None, output
     """Show the results of invocations (default: the latest): metrics with 95% CIs, errors, usage."""
     from pathlib import Path
 
-    from proctor.launcher import htmlreport, invocations
-    from proctor.launcher import report as report_mod
+    from proctor.launcher.jobs import invocations
+    from proctor.launcher.results import htmlreport
+    from proctor.launcher.results import report as report_mod
 
     wanted = [part.strip() for part in (ids or "").split(",") if part.strip()] + list(id or [])
     try:
@@ -267,8 +270,8 @@ def report(c, ids=None, id=None, format="table", html=False, output=None, output
 )
 def compare(c, a=None, b=None, format="table", outputs=None):
     """Compare two invocations sample by sample: B - A per metric, paired CI, McNemar p."""
-    from proctor.launcher import compare as compare_mod
-    from proctor.launcher import invocations
+    from proctor.launcher.jobs import invocations
+    from proctor.launcher.results import compare as compare_mod
 
     if not a or not b:
         raise Exit("proctor: inv compare needs two invocation ids: inv compare A B", code=2)

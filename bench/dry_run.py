@@ -77,7 +77,10 @@ def main() -> None:
             ("baseline: inv --list", [*inv, "--list"]),
             (
                 f"in-process: prepare() of {args.tasks} tasks (new interpreter)",
-                ["-c", f"from proctor.launcher.launch import prepare; prepare({str(config)!r})"],
+                [
+                    "-c",
+                    f"from proctor.launcher.run.launch import prepare; prepare({str(config)!r})",
+                ],
             ),
             (
                 f"CLI: inv run --dry-run ({args.tasks} tasks)",

@@ -36,10 +36,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from proctor.launcher import config, invocations, views  # noqa: E402
-from proctor.launcher.launch import write_folder  # noqa: E402
-from proctor.launcher.plan import make_plan  # noqa: E402
-from proctor.launcher.render import render_files  # noqa: E402
+from proctor.launcher import config  # noqa: E402
+from proctor.launcher.jobs import invocations, views  # noqa: E402
+from proctor.launcher.run.launch import write_folder  # noqa: E402
+from proctor.launcher.run.plan import make_plan  # noqa: E402
+from proctor.launcher.run.render import render_files  # noqa: E402
 
 KINDS = ("succeeded", "failed", "running", "lost", "killed", "pending")
 
@@ -192,7 +193,7 @@ def measure(tmp: Path, out: Path, args: argparse.Namespace) -> list[tuple[str, f
 
 
 def _all_without_docker(out: Path) -> None:
-    from proctor.launcher.status import snapshot
+    from proctor.launcher.jobs.status import snapshot
 
     loaded = [invocations.load(f) for f in invocations.scan(out)]
     snapshot(loaded, docker=False)

@@ -86,7 +86,7 @@ def test_two_resumes_at_once_one_is_refused_and_the_journal_stays_whole(tmp_path
 
 def test_status_and_logs_while_jobs_write(tmp_path):
     """Read as fast as possible while a job writes; every read is whole and sane."""
-    from proctor.launcher import invocations, status
+    from proctor.launcher.jobs import invocations, status
 
     with FakeEndpoint(delay=0.01) as ep:
         inv_id, task = start(tmp_path, ep.chat_url, samples=400)

@@ -179,7 +179,7 @@ def test_results_belong_to_the_user_who_ran_it_not_root(tmp_path, monkeypatch):
     import shutil
     import tempfile
 
-    from proctor.launcher.launch import prepare, write_folder
+    from proctor.launcher.run.launch import prepare, write_folder
 
     if os.geteuid() == 0:
         uid, gid = 65534, grp.getgrnam("docker").gr_gid

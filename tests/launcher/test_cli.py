@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from proctor.launcher.launch import prepare
+from proctor.launcher.run.launch import prepare
 from tests.conftest import ROOT, run_inv
 
 COMMANDS = ["compare", "image", "kill", "logs", "ls", "report", "resume", "run", "status", "tasks"]

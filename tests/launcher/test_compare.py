@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from proctor.launcher import compare
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.results import compare
 from tests.conftest import run_inv
 from tests.fakes.invocation import make_invocation, sample
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from proctor.launcher import htmlreport, report
+from proctor.launcher.results import htmlreport, report
 from tests import chromium
 from tests.conftest import ROOT
 from tests.fakes.invocation import make_invocation, sample

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from proctor.launcher import invocations
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.jobs import invocations
 
 
 def make(outputs, stamp, inv_id, tasks=("a", "b")):

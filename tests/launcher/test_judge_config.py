@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from proctor.launcher import config, render
+from proctor.launcher import config
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.plan import make_plan
+from proctor.launcher.run import render
+from proctor.launcher.run.plan import make_plan
 
 JUDGE = {
     "url": "https://judge.example.com/v1",

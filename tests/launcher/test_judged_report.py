@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from proctor.launcher import compare, htmlreport, report
+from proctor.launcher.results import compare, htmlreport, report
 from tests.fakes.invocation import make_invocation, sample
 
 

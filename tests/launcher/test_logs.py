@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from proctor.launcher import logs
-from proctor.launcher.invocations import Invocation, JobRef, Selection
-from proctor.launcher.status import JobRow, JobStatus, Observation, Snapshot
+from proctor.launcher.jobs import logs
+from proctor.launcher.jobs.invocations import Invocation, JobRef, Selection
+from proctor.launcher.jobs.status import JobRow, JobStatus, Observation, Snapshot
 
 
 @pytest.fixture

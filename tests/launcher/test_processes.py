@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from proctor.launcher import processes
+from proctor.launcher.executors.local import processes
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import jinja2
 import pytest
 import yaml
 
-from proctor.launcher import config, render
-from proctor.launcher.plan import make_plan
+from proctor.launcher import config
+from proctor.launcher.run import render
+from proctor.launcher.run.plan import make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = 'it\'s $(touch /tmp/pwned) `id` "q" ; rm -rf ~ \\ $HOME'
@@ -41,7 +42,7 @@ def plan_for(tmp_path: Path, overrides: list[str], data: dict | None = None):
 
 
 def test_every_interpolation_in_the_templates_is_quoted():
-    for template in (ROOT / "templates").glob("*.sh.j2"):  # shell only; HTML autoescapes
+    for template in (ROOT / "templates").rglob("*.sh.j2"):  # shell only; HTML autoescapes
         text = re.sub(r"{% raw %}.*?{% endraw %}", "", template.read_text(), flags=re.S)
         for expr in re.findall(r"{{(.*?)}}", text):
             assert re.search(
@@ -52,7 +53,7 @@ def test_every_interpolation_in_the_templates_is_quoted():
 def test_strict_undefined():
     env = render.environment()
     with pytest.raises(jinja2.UndefinedError):
-        env.get_template("run_all.sh.j2").render()
+        env.get_template("local/run_all.sh.j2").render()
 
 
 def test_hostile_values_reach_docker_literally(tmp_path):

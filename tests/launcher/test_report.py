@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from proctor.launcher import report
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.results import report
 from tests.conftest import run_inv
 from tests.fakes.invocation import make_invocation, sample
 

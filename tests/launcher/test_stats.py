@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from proctor.launcher.stats import bootstrap_ci, mcnemar_exact, paired_difference
+from proctor.launcher.results.stats import bootstrap_ci, mcnemar_exact, paired_difference
 
 
 def test_mcnemar_exact_hand_computed() -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from proctor.launcher.invocations import JobRef
-from proctor.launcher.status import (
+from proctor.launcher.jobs.invocations import JobRef
+from proctor.launcher.jobs.status import (
     ENDED,
     ContainerSeen,
     ExitMarker,
@@ -301,7 +301,7 @@ def test_missing_logs_folder_is_pending(tmp_path):
 
 
 def test_a_full_results_folder_is_named():
-    from proctor.launcher.status import ExitMarker, Observation, derive
+    from proctor.launcher.jobs.status import ExitMarker, Observation, derive
 
     obs = Observation(pre_start=True, running=True, exit=ExitMarker(code=4, reason=""))
     status = derive(obs)

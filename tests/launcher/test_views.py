@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from proctor.launcher import views
+from proctor.launcher.jobs import views
 
 STAMP = "20260102-030405"
 

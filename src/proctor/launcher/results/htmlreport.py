@@ -7,7 +7,7 @@ errored samples. Everything is in the one file: no script, style or font is fetc
 and the page's Content-Security-Policy forbids it, so it opens from disk offline.
 
 run_all.sh writes ``<invocation>/report.html`` when its tasks end by running
-``python -m proctor.launcher.htmlreport <invocation folder>``; `inv report --html`
+``python -m proctor.launcher.results.htmlreport <invocation folder>``; `inv report --html`
 writes it again on demand.
 """
 
@@ -24,9 +24,10 @@ from typing import Any
 
 import proctor
 from proctor.harness.atomicfile import write_atomic
-from proctor.launcher import samples
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.report import (
+from proctor.launcher.jobs.views import duration
+from proctor.launcher.results import samples
+from proctor.launcher.results.report import (
     InvocationReport,
     TaskReport,
     collect,
@@ -35,7 +36,6 @@ from proctor.launcher.report import (
     table,
     task_names,
 )
-from proctor.launcher.views import duration
 
 FILENAME = "report.html"
 TEMPLATE = "report.html.j2"
@@ -341,7 +341,7 @@ def render(reports: Sequence[InvocationReport]) -> str:
     """The report page for one or more invocations."""
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    from proctor.launcher.render import TEMPLATES
+    from proctor.launcher.run.render import TEMPLATES
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -387,12 +387,15 @@ def default_path(outputs: Path, reports: Sequence[InvocationReport]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m proctor.launcher.htmlreport FOLDER``: write FOLDER/report.html, print the table."""
-    from proctor.launcher import invocations
+    """``python -m proctor.launcher.results.htmlreport FOLDER``: write FOLDER/report.html, print the table."""
+    from proctor.launcher.jobs import invocations
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m proctor.launcher.htmlreport INVOCATION_FOLDER", file=sys.stderr)
+        print(
+            "usage: python -m proctor.launcher.results.htmlreport INVOCATION_FOLDER",
+            file=sys.stderr,
+        )
         return 2
     try:
         report = collect(invocations.load(Path(args[0])))

@@ -16,7 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from proctor.launcher import invocations, processes, report, status, views
+from proctor.launcher.executors.local import processes
+from proctor.launcher.jobs import invocations, status, views
+from proctor.launcher.results import report
 
 POLL_S = 2.0
 

@@ -13,16 +13,16 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import proctor
-from proctor.launcher.containers import (
+from proctor.launcher.executors.local.docker import (
     LABEL_CONFIG_HASH,
     LABEL_INVOCATION,
     LABEL_JOB,
     LABEL_ROLE,
     LABEL_TASK,
 )
-from proctor.launcher.plan import DATASETS_MOUNT, SANDBOX_MOUNT, SANDBOX_SOCKET, Job, Plan
+from proctor.launcher.run.plan import DATASETS_MOUNT, SANDBOX_MOUNT, SANDBOX_SOCKET, Job, Plan
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
+TEMPLATES = Path(__file__).resolve().parents[4] / "templates"
 
 
 # The container's main process: runs the task's command, forwards TERM/INT to it, and
@@ -123,7 +123,7 @@ def sandbox_command(plan: Plan) -> list[str]:
 def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
     env = env or environment()
     folder = plan.folder.resolve()
-    return env.get_template("run.sh.j2").render(
+    return env.get_template("task.sh.j2").render(
         job_id=plan.job_id(job),
         task=job.dirname,
         invocation_id=plan.invocation_id,
@@ -154,7 +154,7 @@ def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
 
 def render_run_all(plan: Plan, env: Environment | None = None) -> str:
     env = env or environment()
-    return env.get_template("run_all.sh.j2").render(
+    return env.get_template("local/run_all.sh.j2").render(
         invocation_id=plan.invocation_id,
         invocation_dir=str(plan.folder.resolve()),
         python=sys.executable,

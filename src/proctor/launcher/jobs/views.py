@@ -1,6 +1,6 @@
 """What `inv status` and `inv ls` print: tables for people (tabulate), JSON for scripts.
 
-The states come from proctor.launcher.status; nothing here decides one.
+The states come from proctor.launcher.jobs.status; nothing here decides one.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from proctor.launcher import invocations
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.invocations import Invocation
-from proctor.launcher.status import JobRow, Snapshot, counts, snapshot
+from proctor.launcher.jobs import invocations
+from proctor.launcher.jobs.invocations import Invocation
+from proctor.launcher.jobs.status import JobRow, Snapshot, counts, snapshot
 
 WATCH_EVERY_S = 2.0
 

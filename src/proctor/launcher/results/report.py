@@ -20,10 +20,10 @@ from typing import Any, Literal
 import yaml
 
 from proctor.harness.untrusted import loads
-from proctor.launcher import status as status_mod
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.invocations import Invocation, JobRef
-from proctor.launcher.views import duration
+from proctor.launcher.jobs import status as status_mod
+from proctor.launcher.jobs.invocations import Invocation, JobRef
+from proctor.launcher.jobs.views import duration
 
 Format = Literal["table", "json", "csv", "markdown"]
 FORMATS: tuple[Format, ...] = ("table", "json", "csv", "markdown")
@@ -190,7 +190,7 @@ def collect(invocation: Invocation) -> InvocationReport:
 
 def load(outputs: Path, ids: Sequence[str]) -> list[InvocationReport]:
     """The reports of the invocations ``ids`` name (prefixes; none: the latest), in order."""
-    from proctor.launcher import invocations
+    from proctor.launcher.jobs import invocations
 
     folders: dict[Path, Invocation] = {}
     for ident in ids or [""]:

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from proctor.harness.untrusted import printable
-from proctor.launcher import status
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.invocations import JobRef, Selection
+from proctor.launcher.jobs import status
+from proctor.launcher.jobs.invocations import JobRef, Selection
 
 POLL_S = 0.25
 STATUS_EVERY_S = 1.0
@@ -93,7 +93,7 @@ def show(
     jobs = [s.job for s in srcs if s.job is not None]
     client: Any = None
     try:
-        from proctor.launcher import containers
+        from proctor.launcher.executors.local import docker as containers
 
         client = containers.connect()
     except ProctorError:

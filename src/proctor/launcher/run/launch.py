@@ -11,10 +11,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 from proctor.launcher import config as config_mod
-from proctor.launcher import containers, envfile
+from proctor.launcher import envfile
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.plan import Plan, make_plan
-from proctor.launcher.render import render_files
+from proctor.launcher.executors.local import docker as containers
+from proctor.launcher.run.plan import Plan, make_plan
+from proctor.launcher.run.render import render_files
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ For each task (matched by folder name) that both invocations ran, only the sampl
 both journals scored are paired: (id, repeat) keys found in one journal only, or that
 errored on either side, are counted and left out. Each metric gets the mean
 difference over its pairs, a paired bootstrap 95% CI and, for 0/1 metrics, the exact
-McNemar p-value (proctor.launcher.stats). Whatever makes the two runs not like for
+McNemar p-value (proctor.launcher.results.stats). Whatever makes the two runs not like for
 like is named beside the numbers: a different benchmark, endpoint type, generation
 parameter, dataset, harness version, sample subset, prompt or target.
 """
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proctor.launcher import samples, stats
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.report import InvocationReport, TaskReport, read_task_spec, section
+from proctor.launcher.results import samples, stats
+from proctor.launcher.results.report import InvocationReport, TaskReport, read_task_spec, section
 
 # Parameters that change how fast a run goes, not what it measures (as in
 # proctor.harness.taskfile): a difference in them is not worth naming.
@@ -358,8 +358,8 @@ def render(comparison: Comparison, fmt: str = "table") -> str:
 
 def load(outputs: Path, a_id: str, b_id: str, **kwargs: Any) -> Comparison:
     """Compare the invocations two ids name (unique prefixes are enough)."""
-    from proctor.launcher import invocations
-    from proctor.launcher.report import collect
+    from proctor.launcher.jobs import invocations
+    from proctor.launcher.results.report import collect
 
     a = collect(invocations.invocation(outputs, a_id))
     b = collect(invocations.invocation(outputs, b_id))

@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from proctor.harness.untrusted import loads, printable
-from proctor.launcher import containers as containers_mod
-from proctor.launcher import processes
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.invocations import Invocation, JobRef
+from proctor.launcher.executors.local import docker as containers_mod
+from proctor.launcher.executors.local import processes
+from proctor.launcher.jobs.invocations import Invocation, JobRef
 
 State = Literal["PENDING", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "KILLED", "LOST"]
 STATES: tuple[State, ...] = (

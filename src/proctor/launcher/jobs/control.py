@@ -14,10 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from proctor.launcher import containers, invocations, processes, status
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.invocations import Invocation
-from proctor.launcher.status import JobRow
+from proctor.launcher.executors.local import docker as containers
+from proctor.launcher.executors.local import processes
+from proctor.launcher.jobs import invocations, status
+from proctor.launcher.jobs.invocations import Invocation
+from proctor.launcher.jobs.status import JobRow
 
 KILLED_MARKER = "stage.killed"
 # Markers of the last attempt; resume removes them so a queued rerun shows PENDING.
@@ -214,7 +216,7 @@ def _resume(inv: Invocation, tasks: list[str], client: Any) -> Resumed:
     for row in selected:
         for name in ATTEMPT_MARKERS:
             (row.job.logs / name).unlink(missing_ok=True)
-    from proctor.launcher.launch import start
+    from proctor.launcher.run.launch import start
 
     pid = start(inv.folder, [r.job.task for r in selected])
     return Resumed(inv, selected, left_alone, pid)
