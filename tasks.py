@@ -213,7 +213,7 @@ def resume(c, invocation=None, task=None, outputs=None):
     inv = resumed.invocation
     for line in resumed.busy:
         print(f"left alone: {line}")
-    if resumed.pid is None:
+    if resumed.handle is None:
         print(f"nothing to resume: every job of {inv.id} succeeded (rerun one with --task NAME)")
         return
     names = ", ".join(f"{r.job.task} ({r.status.state})" for r in resumed.started)

@@ -196,7 +196,7 @@ def _all_without_docker(out: Path) -> None:
     from proctor.launcher.jobs.status import snapshot
 
     loaded = [invocations.load(f) for f in invocations.scan(out)]
-    snapshot(loaded, docker=False)
+    snapshot(loaded, quick=True)
 
 
 if __name__ == "__main__":

@@ -201,7 +201,7 @@ def test_results_belong_to_the_user_who_ran_it_not_root(tmp_path, monkeypatch):
             ],
         )
         plan, files = prepare(str(config), cwd=work)
-        assert plan.user == f"{uid}:{gid}"
+        assert f"--user {uid}:{gid}" in files["w/run.sh"][0]
         (work / "outputs").mkdir()
         write_folder(plan.folder, files, ["w"])
         for path in [work, work / "outputs", *(work / "outputs").rglob("*")]:

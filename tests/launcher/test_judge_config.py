@@ -10,6 +10,7 @@ import yaml
 
 from proctor.launcher import config
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.executors.local import scripts
 from proctor.launcher.run import render
 from proctor.launcher.run.plan import make_plan
 
@@ -64,7 +65,7 @@ def test_the_judge_reaches_judged_tasks_only_with_its_key_by_name(tmp_path: Path
     assert "-e JUDGE_KEY" in run_sh
     task = yaml.safe_load(files["mtbench/task.yaml"][0])
     assert task["judge"]["api_key_name"] == "JUDGE_KEY" and "api_key" not in task["judge"]
-    assert plan.network == "bridge"  # neither endpoint is on this machine's loopback
+    assert scripts.network(plan) == "bridge"  # neither endpoint is on this machine's loopback
 
 
 def test_a_task_may_have_its_own_judge(tmp_path: Path) -> None:
@@ -85,12 +86,12 @@ def test_the_judge_changes_the_config_hash_but_its_url_does_not(tmp_path: Path) 
 
 def test_a_loopback_judge_makes_auto_network_host(tmp_path: Path) -> None:
     path = write(tmp_path, base(judge={**JUDGE, "url": "http://127.0.0.1:9999/v1"}))
-    assert make_plan(config.load(path), path).network == "host"
+    assert scripts.network(make_plan(config.load(path), path)) == "host"
     data = base(judge={**JUDGE, "url": "http://127.0.0.1:9999/v1"})
     data["execution"] = {"network": "bridge"}
     path = write(tmp_path, data)
     with pytest.raises(ProctorError, match="judge's url .* loopback"):
-        make_plan(config.load(path), path)
+        scripts.network(make_plan(config.load(path), path))
 
 
 def test_judged_benchmark_without_a_judge(tmp_path: Path) -> None:

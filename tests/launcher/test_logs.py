@@ -63,7 +63,7 @@ def test_follow_prints_as_the_logs_grow_and_ends_when_every_job_has_ended(select
     (gsm8k.logs / "stdout.log").write_text("early\n")
     calls = []
 
-    def snapshot(invocations, *, jobs, client, docker):
+    def snapshot(invocations, *, jobs, pool):
         calls.append(len(calls))
         states = ["RUNNING", "PENDING"] if len(calls) == 1 else ["SUCCEEDED", "FAILED"]
         if len(calls) == 1:
@@ -87,8 +87,8 @@ def test_follow_prints_as_the_logs_grow_and_ends_when_every_job_has_ended(select
 def test_follow_stops_waiting_for_a_job_whose_driver_is_gone(selection, monkeypatch):
     monkeypatch.setattr(logs, "STATUS_EVERY_S", 0.0)
 
-    def snapshot(invocations, *, jobs, client, docker):
-        rows = [JobRow(job, Observation(driver_alive=False), JobStatus("PENDING")) for job in jobs]
+    def snapshot(invocations, *, jobs, pool):
+        rows = [JobRow(job, Observation(queued=False), JobStatus("PENDING")) for job in jobs]
         return Snapshot({selection.invocation.id: rows})
 
     out = io.StringIO()

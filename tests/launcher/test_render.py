@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from proctor.launcher import config
+from proctor.launcher.executors.local import scripts
 from proctor.launcher.run import render
 from proctor.launcher.run.plan import make_plan
 
@@ -65,7 +66,7 @@ def test_hostile_values_reach_docker_literally(tmp_path):
             "execution.extra_docker_args=['--memory', '1g; echo owned']",
         ],
     )
-    script = render.render_run(plan, plan.jobs[0])
+    script = scripts.render_run(plan, plan.jobs[0])
     subprocess.run(["bash", "-n"], input=script, text=True, check=True)
     # Replace docker with a function that prints its argv, one per line, and run the script.
     task_dir = tmp_path / "t"
@@ -89,7 +90,7 @@ def test_hostile_values_reach_docker_literally(tmp_path):
 def test_duplicate_tasks_get_numbered_folders_and_distinct_containers(tmp_path):
     plan = plan_for(tmp_path, [])
     assert [j.dirname for j in plan.jobs] == ["custom.1", "custom.2"]
-    assert len({j.container_name for j in plan.jobs}) == 2
+    assert len({j.name for j in plan.jobs}) == 2
     files = render.render_files(plan)
     assert set(files) == {
         "invocation.yaml",
@@ -113,7 +114,7 @@ def test_invocation_record_holds_names_not_values(tmp_path, monkeypatch):
 
 def test_labels_and_network(tmp_path):
     plan = plan_for(tmp_path, [])
-    script = render.render_run(plan, plan.jobs[1])
+    script = scripts.render_run(plan, plan.jobs[1])
     for label in (
         "proctor.invocation=0123abcd",
         "proctor.job=0123abcd.1",
@@ -127,7 +128,7 @@ def test_labels_and_network(tmp_path):
 
 def test_sequential_run_all_has_no_background_jobs(tmp_path):
     plan = plan_for(tmp_path, ["execution.mode=sequential"])
-    text = render.render_run_all(plan)
+    text = scripts.render_run_all(plan)
     assert "&\n" not in text and "wait -n" not in text
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)
 
@@ -139,7 +140,7 @@ def test_only_code_benchmarks_get_a_locked_down_sandbox_container(tmp_path):
         "execution": {"output_dir": str(tmp_path / "out")},
     }
     plan = plan_for(tmp_path, [], data)
-    code, plain = (render.render_run(plan, job) for job in plan.jobs)
+    code, plain = (scripts.render_run(plan, job) for job in plan.jobs)
     assert plan.jobs[0].sandbox and not plan.jobs[1].sandbox
     assert "sandbox" not in plain
     sandbox_run = code.split("docker run --init -i --rm")[1].split('docker rm -f "$CONTAINER"')[0]

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from proctor.launcher.executors.base import JobFacts, Terms, Unit
+from proctor.launcher.executors.local import processes
 from proctor.launcher.jobs.invocations import JobRef
 from proctor.launcher.jobs.status import (
     ENDED,
-    ContainerSeen,
     ExitMarker,
     Observation,
     ProgressSeen,
@@ -21,10 +22,10 @@ from proctor.launcher.jobs.status import (
 )
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-RUNNING = ContainerSeen("running")
-CREATED = ContainerSeen("created")
-EXITED_0 = ContainerSeen("exited", 0)
-EXITED_137 = ContainerSeen("exited", 137)
+RUNNING = Unit("c", "running", alive=True)
+CREATED = Unit("c", "created", alive=True)
+EXITED_0 = Unit("c", "exited", alive=False, exit_code=0)
+EXITED_137 = Unit("c", "exited", alive=False, exit_code=137)
 PROGRESS = ProgressSeen(done=3, failed=1, total=10, rate_per_s=2.0, eta_s=3.0)
 EXIT_OK = ExitMarker(0, "", T0 + timedelta(seconds=30))
 
@@ -44,8 +45,8 @@ def ended(code, reason="", **kw):
 CASES = [
     # (name, observation, state, words the reason must contain)
     ("nothing yet", Observation(), "PENDING", ""),
-    ("queued by a live driver", Observation(driver_alive=True), "PENDING", "queued"),
-    ("driver gone before it started", Observation(driver_alive=False), "PENDING", "inv resume"),
+    ("queued by a live driver", Observation(queued=True), "PENDING", "queued"),
+    ("driver gone before it started", Observation(queued=False), "PENDING", "inv resume"),
     ("script up, no marker yet", Observation(script_alive=True), "STARTING", "starting"),
     (
         "pre-start, script alive",
@@ -60,26 +61,26 @@ CASES = [
         "deployment",
     ),
     ("pre-start, script dead", Observation(pre_start=True), "LOST", "inv resume"),
-    ("container running", started(script_alive=True, container=RUNNING), "RUNNING", ""),
-    ("container being created", started(script_alive=True, container=CREATED), "RUNNING", ""),
+    ("container running", started(script_alive=True, unit=RUNNING), "RUNNING", ""),
+    ("container being created", started(script_alive=True, unit=CREATED), "RUNNING", ""),
     ("container not there yet", started(script_alive=True), "RUNNING", "container starting"),
     (
         "container exited, script finishing",
-        started(script_alive=True, container=EXITED_0),
+        started(script_alive=True, unit=EXITED_0),
         "RUNNING",
         "ending",
     ),
     (
         "script killed, container still working",
-        started(container=RUNNING),
+        started(unit=RUNNING),
         "RUNNING",
         "",
     ),
     ("script and container gone", started(), "LOST", "script and container gone: run inv resume"),
-    ("script gone, container exited", started(container=EXITED_0), "LOST", "exited (0)"),
-    ("script gone, Docker down", started(docker_known=False), "LOST", "Docker did not answer"),
+    ("script gone, container exited", started(unit=EXITED_0), "LOST", "exited (0)"),
+    ("script gone, Docker down", started(known=False), "LOST", "Docker did not answer"),
     ("exit 0", ended(0), "SUCCEEDED", ""),
-    ("exit 0 while an old container lingers", ended(0, container=EXITED_0), "SUCCEEDED", ""),
+    ("exit 0 while an old container lingers", ended(0, unit=EXITED_0), "SUCCEEDED", ""),
     ("exit 1", ended(1), "FAILED", "exit code 1"),
     ("exit 1 with the log's last line", ended(1, last_error="boom"), "FAILED", "exit code 1: boom"),
     ("docker kill", ended(137), "FAILED", "killed by SIGKILL (exit 137)"),
@@ -87,7 +88,12 @@ CASES = [
     ("OOM", ended(137, "oom-killed"), "FAILED", "OOM-killed (exit 137)"),
     ("missing variable", ended(2, "missing-env:HF_TOKEN"), "FAILED", "HF_TOKEN is not set"),
     ("deployment failed", ended(1, "deployment-failed"), "FAILED", "deployment failed"),
-    ("docker run failed", ended(125), "FAILED", "docker run failed"),
+    (
+        "docker run failed",
+        ended(125, "docker-run-failed"),
+        "FAILED",
+        "docker run failed (exit 125)",
+    ),
     ("torn exit marker", started(exit=ExitMarker(None)), "FAILED", "unreadable"),
     (
         "exit marker being written",
@@ -132,7 +138,7 @@ CASES = [
     ("killed, still stopping", started(killed=True, script_alive=True), "KILLED", "stopping"),
     (
         "killed, container still up",
-        started(killed=True, container=RUNNING),
+        started(killed=True, unit=RUNNING),
         "KILLED",
         "stopping",
     ),
@@ -152,7 +158,7 @@ def test_exit_code_and_elapsed():
     status = derive(ended(137))
     assert status.exit_code == 137
     assert status.elapsed_s == 30.0
-    running = derive(started(script_alive=True, container=RUNNING))
+    running = derive(started(script_alive=True, unit=RUNNING))
     assert running.elapsed_s == 60.0  # still running: until now
     assert derive(Observation()).elapsed_s is None
 
@@ -168,10 +174,10 @@ MARKERS = {
 }
 CONTAINERS = {
     "none": {},
-    "created": {"container": CREATED},
-    "running": {"container": RUNNING},
-    "exited": {"container": EXITED_137},
-    "unknown": {"docker_known": False},
+    "created": {"unit": CREATED},
+    "running": {"unit": RUNNING},
+    "exited": {"unit": EXITED_137},
+    "unknown": {"known": False},
 }
 
 
@@ -183,7 +189,7 @@ def test_derive_every_combination(markers, container, script_alive, killed):
     """Rules that hold whatever else is observed; progress and the driver never change them."""
     base = {**MARKERS[markers], **CONTAINERS[container], "script_alive": script_alive}
     states = {
-        derive(Observation(**base, killed=killed, progress=p, driver_alive=d)).state
+        derive(Observation(**base, killed=killed, progress=p, queued=d)).state
         for p, d in itertools.product([None, PROGRESS], [None, True, False])
     }
     if markers != "none" or container in ("created", "running") or script_alive:
@@ -222,7 +228,9 @@ def job_at(tmp_path) -> JobRef:
 
 
 def look(job, **kw):
-    args = {"container": None, "docker_known": True, "driver_alive": None, "deployment": False}
+    """observe() with the facts the local executor would report of the job's script."""
+    alive = processes.script_alive(job.logs / "script.pid") is not None
+    args = {"facts": JobFacts(script_alive=alive), "deployment": False}
     return observe(job, now=T0, **{**args, **kw})
 
 
@@ -306,3 +314,29 @@ def test_a_full_results_folder_is_named():
     obs = Observation(pre_start=True, running=True, exit=ExitMarker(code=4, reason=""))
     status = derive(obs)
     assert status.state == "FAILED" and "full or read-only" in status.reason
+
+
+# -- what other executors report (a Slurm executor's words) ---------------------------------
+
+SLURM = Terms(unit="Slurm job", service="Slurm", driver="the Slurm queue")
+
+
+def test_executor_words_reach_the_reasons():
+    pending = Unit("17", "PENDING", alive=False, reason="Priority")  # waiting is not alive
+    assert derive(Observation(queued=True, unit=pending, terms=SLURM)).reason == "queued (Priority)"
+    gone = derive(started(terms=SLURM, known=False))
+    assert gone.state == "LOST" and "Slurm job unknown (Slurm did not answer)" in gone.reason
+    timeout = Unit("17", "TIMEOUT", alive=False, exit_code=0, reason="TIMEOUT")
+    failed = derive(ended(143, unit=timeout, terms=SLURM))
+    assert (failed.state, failed.reason) == ("FAILED", "TIMEOUT (exit 143)")
+    never = derive(Observation(queued=False, terms=SLURM))
+    assert "the Slurm queue is gone" in never.reason
+
+
+def test_a_requeued_job_is_pending_until_its_next_attempt_starts():
+    timeout = Unit("17", "TIMEOUT", alive=False, reason="TIMEOUT")
+    obs = ended(143, unit=timeout, terms=SLURM, requeued=True, attempt="2/4")
+    assert (derive(obs).state, derive(obs).reason) == ("PENDING", "resubmitted after TIMEOUT")
+    assert derive(ended(143, unit=timeout, terms=SLURM, requeued=True, killed=True)).state == (
+        "KILLED"
+    )

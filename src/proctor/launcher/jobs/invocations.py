@@ -53,6 +53,7 @@ class Invocation:
     max_parallel: int
     deployment: bool
     config_path: str
+    executor: str = "local"  # execution.type: which executor runs its jobs
 
     def job(self, *, index: int | None = None, task: str | None = None) -> JobRef:
         """A job by index or by task folder name; ProctorError naming the choices."""
@@ -143,6 +144,7 @@ def load(folder: Path) -> Invocation:
             max_parallel=int(execution.get("max_parallel", 4)),
             deployment=bool(record.get("deployment")),
             config_path=str(record.get("config_path") or ""),
+            executor=str(execution.get("type") or "local"),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
         raise ProctorError(f"{path} lacks the id or the job list: was it edited by hand?") from None

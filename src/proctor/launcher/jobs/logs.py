@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from proctor.harness.untrusted import printable
-from proctor.launcher.errors import ProctorError
+from proctor.launcher import executors
 from proctor.launcher.jobs import status
 from proctor.launcher.jobs.invocations import JobRef, Selection
 
@@ -91,13 +91,9 @@ def show(
         return
     inv = selection.invocation
     jobs = [s.job for s in srcs if s.job is not None]
-    client: Any = None
-    try:
-        from proctor.launcher.executors.local import docker as containers
-
-        client = containers.connect()
-    except ProctorError:
-        pass  # without Docker, the markers and the scripts still tell when jobs end
+    # One pool for every look: the executor connects to its service once. Without it (the
+    # Docker daemon is down) the markers and the scripts still tell when jobs end.
+    pool = executors.Pool()
     checked = 0.0
     while True:
         for src in srcs:
@@ -105,7 +101,7 @@ def show(
         out.flush()
         if time.monotonic() - checked >= STATUS_EVERY_S:
             checked = time.monotonic()
-            snap = snapshot([inv], jobs=jobs, client=client, docker=client is not None)
+            snap = snapshot([inv], jobs=jobs, pool=pool)
             if all(row.settled for row in snap.of(inv)):
                 break
         time.sleep(poll_s)

@@ -1,23 +1,26 @@
 """Job state is derived, never stored: observe everything about a job, then ``derive``.
 
-``observe`` reads the stage markers, script.pid (is run.sh alive?), progress.json and,
-for a failed job, results.json and the tail of its log; the container's state comes from
-ONE Docker list call per status command (containers found by label). ``derive`` is a
-pure function of that Observation: the whole state machine is there and nowhere else.
+``observe`` reads the stage markers, progress.json and, for a failed job, results.json
+and the tail of its log; the rest comes from the invocation's executor as facts
+(proctor.launcher.executors.base): whether the job's script is alive, what its unit (the
+task's container, a Slurm job) is doing, whether something will still start it, all from
+ONE look per executor per status command. ``derive`` is a pure function of that
+Observation: the whole state machine is there and nowhere else, whatever the executor.
 
-    markers (logs/)            script   container  ->  state
+    markers (logs/)            script   unit       ->  state
     stage.killed               any      any            KILLED
     stage.exit "<t> 0"         any      any            SUCCEEDED
     stage.exit "<t> N [why]"   any      any            FAILED (why, or what N means)
     stage.exit empty or torn   alive    any            RUNNING (it is being written)
     stage.exit empty or torn   dead     gone           FAILED (unreadable)
     stage.running              any      alive          RUNNING
-    stage.running              alive    gone           RUNNING (container starting/ending)
+    stage.running              alive    gone           RUNNING (unit starting/ending)
     stage.running              dead     gone           LOST (run inv resume)
     stage.pre-start            alive    any            STARTING (deployment / endpoint)
     stage.pre-start            dead     gone           LOST (run inv resume)
     none                       any      alive          RUNNING
     none                       dead     gone           PENDING
+    (a requeued job whose new attempt has not started is PENDING, whatever its markers)
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from proctor.harness.untrusted import loads, printable
+from proctor.launcher import executors
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.executors.local import docker as containers_mod
-from proctor.launcher.executors.local import processes
+from proctor.launcher.executors.base import Facts, JobFacts, Terms, Unit
 from proctor.launcher.jobs.invocations import Invocation, JobRef
 
 State = Literal["PENDING", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "KILLED", "LOST"]
@@ -68,16 +71,6 @@ class ExitMarker:
 
 
 @dataclass(frozen=True)
-class ContainerSeen:
-    state: str  # Docker's: created, running, exited, ...
-    exit_code: int | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.state in containers_mod.ALIVE_STATES
-
-
-@dataclass(frozen=True)
 class ProgressSeen:
     """progress.json as the harness last wrote it."""
 
@@ -107,10 +100,14 @@ class Observation:
     running: bool = False
     exit: ExitMarker | None = None
     killed: bool = False
+    # what the executor reported (executors.base.JobFacts)
     script_alive: bool = False
-    container: ContainerSeen | None = None  # None: no container carries the job's label
-    docker_known: bool = True  # False: Docker did not answer, container is unknown
-    driver_alive: bool | None = None  # a live run_all.sh will run it; None: not looked at
+    unit: Unit | None = None  # None: the executor knows no unit of this job
+    known: bool = True  # False: the executor's service did not answer, the unit is unknown
+    queued: bool | None = None  # something live will start it; None: not looked at
+    requeued: bool = False  # a new attempt is queued and has not started yet
+    attempt: str = ""  # "2/4" where the executor resubmits jobs
+    terms: Terms = field(default_factory=Terms)
     deployment: bool = False  # the invocation starts a model server first
     progress: ProgressSeen | None = None
     results: ResultsSeen | None = None  # read only for failed jobs
@@ -138,50 +135,57 @@ def derive(obs: Observation) -> JobStatus:
     """The state of a job, with a reason a person can act on. Pure: no I/O."""
     code = obs.exit.code if obs.exit else None
     elapsed = _elapsed(obs)
-    container_alive = obs.container is not None and obs.container.alive
+    unit_alive = obs.unit is not None and obs.unit.alive
     if obs.killed:
-        if obs.script_alive or container_alive:
+        if obs.script_alive or unit_alive:
             reason = "killed by inv kill; stopping"
         elif not (obs.pre_start or obs.running or obs.exit):
             reason = "killed by inv kill before it started"
         else:
             reason = "killed by inv kill" + (f" (exit {code})" if code is not None else "")
         return JobStatus("KILLED", reason, code, elapsed)
-    if obs.exit is not None and code is None and (obs.script_alive or container_alive):
+    if obs.requeued and not obs.script_alive:
+        why = f" after {obs.unit.reason}" if obs.unit is not None and obs.unit.reason else ""
+        return JobStatus("PENDING", f"resubmitted{why}", None, None)
+    if obs.exit is not None and code is None and (obs.script_alive or unit_alive):
         return JobStatus("RUNNING", "finishing", None, elapsed)  # stage.exit being written
     if obs.exit is not None:
         if code == 0:
             return JobStatus("SUCCEEDED", "", 0, elapsed)
         return JobStatus("FAILED", failure_reason(obs), code, elapsed)
+    unit = obs.terms.unit
     if obs.running or obs.pre_start:
-        if container_alive:
+        if unit_alive:
             return JobStatus("RUNNING", "", None, elapsed)
         if obs.script_alive:
             if obs.running:
-                why = "container ending" if obs.container else "container starting"
+                why = f"{unit} ending" if obs.unit else f"{unit} starting"
                 return JobStatus("RUNNING", why, None, elapsed)
             why = "waiting for the deployment" if obs.deployment else "starting"
             return JobStatus("STARTING", why, None, elapsed)
         return JobStatus("LOST", _lost_reason(obs), None, elapsed)
-    if container_alive:
-        return JobStatus("RUNNING", "container running without markers", None, elapsed)
+    if unit_alive:
+        return JobStatus("RUNNING", f"{unit} running without markers", None, elapsed)
     if obs.script_alive:
         return JobStatus("STARTING", "starting", None, elapsed)
-    if obs.driver_alive is False:
-        return JobStatus("PENDING", "never started and run_all.sh is gone: run inv resume")
-    return JobStatus("PENDING", "queued" if obs.driver_alive else "")
+    if obs.queued is False:
+        return JobStatus("PENDING", f"never started and {obs.terms.driver} is gone: run inv resume")
+    if obs.queued and obs.unit is not None and obs.unit.reason:
+        return JobStatus("PENDING", f"queued ({obs.unit.reason})")
+    return JobStatus("PENDING", "queued" if obs.queued else "")
 
 
 def _lost_reason(obs: Observation) -> str:
-    if not obs.docker_known:
-        gone = "script gone, container unknown (Docker did not answer)"
-    elif obs.container is not None:
-        exited = obs.container.exit_code
-        gone = "script gone, container exited" + (f" ({exited})" if exited is not None else "")
+    unit = obs.terms.unit
+    if not obs.known:
+        gone = f"script gone, {unit} unknown ({obs.terms.service} did not answer)"
+    elif obs.unit is not None:
+        exited = obs.unit.exit_code
+        gone = f"script gone, {unit} exited" + (f" ({exited})" if exited is not None else "")
     elif obs.running:
-        gone = "script and container gone"
+        gone = f"script and {unit} gone"
     else:
-        gone = "script gone before its container started"
+        gone = f"script gone before its {unit} started"
     return f"{gone}: run inv resume"
 
 
@@ -197,8 +201,14 @@ def failure_reason(obs: Observation) -> str:
         return f"environment variable {why.partition(':')[2]} is not set (exit {code})"
     if why == "deployment-failed":
         return "deployment failed: see deployment/logs"
+    if why == "docker-run-failed":
+        return f"docker run failed (exit {code})" + (
+            f": {obs.last_error}" if obs.last_error else ""
+        )
     if why:
         return f"{why} (exit {code})"
+    if obs.unit is not None and not obs.unit.alive and obs.unit.reason:
+        return f"{obs.unit.reason} (exit {code})"  # the executor's word: TIMEOUT, NODE_FAIL
     results = obs.results
     if code == EXIT_ERROR_RATE and results is not None and results.status == "error_rate_exceeded":
         last = obs.last_error or ""
@@ -214,8 +224,6 @@ def failure_reason(obs: Observation) -> str:
         return "results folder full or read-only (exit 4): free space, then inv resume"
     if code in _SIGNALS:
         return f"killed by {_SIGNALS[code]} (exit {code})"
-    if code == 125:
-        return "docker run failed (exit 125)" + (f": {obs.last_error}" if obs.last_error else "")
     return f"exit code {code}" + (f": {obs.last_error}" if obs.last_error else "")
 
 
@@ -238,51 +246,52 @@ class JobRow:
     job: JobRef
     obs: Observation
     status: JobStatus
-    container_name: str | None = None
 
     @property
     def settled(self) -> bool:
         """Nothing will change without someone acting: ended, or waiting on a dead driver."""
         st = self.status
-        return st.ended or (st.state == "PENDING" and self.obs.driver_alive is False)
+        return st.ended or (st.state == "PENDING" and self.obs.queued is False)
 
 
 def observe(
     job: JobRef,
     *,
-    container: containers_mod.Container | None,
-    docker_known: bool,
-    driver_alive: bool | None,
+    facts: JobFacts,
+    known: bool = True,
+    terms: Terms | None = None,
     deployment: bool,
     now: datetime,
 ) -> Observation:
-    """Read one job's files. Never raises for missing, empty or half-written files."""
+    """Read one job's files and add the executor's facts about it.
+
+    Never raises for missing, empty or half-written files.
+    """
     try:
         names = {entry.name for entry in os.scandir(job.logs)}
     except OSError:
         names = set()
     exit_marker = _exit_marker(job.logs / "stage.exit") if "stage.exit" in names else None
     killed = "stage.killed" in names
-    script_alive = False
-    if (exit_marker is None or exit_marker.code is None) and "script.pid" in names:
-        script_alive = processes.script_alive(job.logs / "script.pid") is not None
+    # A whole exit marker is the script's last act: whatever runs under its pid is not it.
+    script_alive = facts.script_alive and (exit_marker is None or exit_marker.code is None)
     started_at = _marker_time(job.logs / "stage.pre-start") if "stage.pre-start" in names else None
     results = last_error = None
     if exit_marker is not None and exit_marker.code not in (0, None) and not killed:
         results = _results(job.artifacts / "results.json")
         last_error = _last_error(job.logs / "stdout.log")
-    seen = None
-    if container is not None:
-        seen = ContainerSeen(container.state, container.exit_code)
     return Observation(
         pre_start="stage.pre-start" in names,
         running="stage.running" in names,
         exit=exit_marker,
         killed=killed,
         script_alive=script_alive,
-        container=seen,
-        docker_known=docker_known,
-        driver_alive=driver_alive,
+        unit=facts.unit,
+        known=known,
+        queued=facts.queued,
+        requeued=facts.requeued,
+        attempt=facts.attempt,
+        terms=terms or Terms(),
         deployment=deployment,
         progress=_progress(job.artifacts / "progress.json"),
         results=results,
@@ -381,10 +390,19 @@ def _last_error(log: Path) -> str | None:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Every selected job's row, per invocation, from one look at Docker."""
+    """Every selected job's row, per invocation, from one look per executor.
+
+    Attributes:
+        rows: Invocation id -> its selected jobs' rows.
+        warning: What could not be seen, for a person (the Docker daemon is down).
+        drivers: Invocation id -> what still drives it (``run_all.sh (pid 4711)``).
+        errors: Invocation id -> its executor's error when its service did not answer.
+    """
 
     rows: dict[str, list[JobRow]]
     warning: str | None = None
+    drivers: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
 
     def of(self, invocation: Invocation) -> list[JobRow]:
         return self.rows.get(invocation.id, [])
@@ -394,63 +412,55 @@ def snapshot(
     invocations: Iterable[Invocation],
     *,
     jobs: Iterable[JobRef] | None = None,
-    client: Any = None,
-    docker: bool = True,
+    quick: bool = False,
+    pool: executors.Pool | None = None,
 ) -> Snapshot:
     """Observe and derive every job (or only ``jobs``) of ``invocations``.
 
     Args:
         invocations: Where the jobs are.
         jobs: Only these jobs (default: all of them).
-        client: A Docker client; by default one is connected when ``docker`` is true.
-        docker: False to skip Docker entirely (containers are then unknown).
+        quick: Ask no service (Docker, Slurm): units are then unknown. Reports use it.
+        pool: The executors to ask (default: new ones); a command that looks repeatedly
+            passes one, so it connects once.
     """
     invocations = list(invocations)
     wanted = {j.id for j in jobs} if jobs is not None else None
-    by_job: dict[str, containers_mod.Container] = {}
-    warning = None
-    known = False
-    if docker:
+    pool = pool or executors.Pool()
+    by_type: dict[str, list[Invocation]] = {}
+    for inv in invocations:
+        by_type.setdefault(inv.executor, []).append(inv)
+    facts: dict[str, Facts] = {}  # by invocation id
+    warnings: list[str] = []
+    for name, group in by_type.items():
         try:
-            client = client or containers_mod.connect()
-            only = {}
-            if len(invocations) == 1:
-                only = {containers_mod.LABEL_INVOCATION: invocations[0].id}
-            for c in containers_mod.list_containers(client, **only):
-                # Prefer a live container when an old one with the same label lingers.
-                # A code benchmark's sandbox carries its job's label too: only the task's
-                # own container speaks for the job.
-                if c.labels.get(containers_mod.LABEL_ROLE, "task") != "task":
-                    continue
-                if c.job and (c.job not in by_job or c.alive):
-                    by_job[c.job] = c
-            known = True
-        except ProctorError as e:
-            warning = f"container states unknown: {e}"
+            seen = pool.get(name).observe(group, quick=quick)
+        except ProctorError as e:  # an executor this installation does not know
+            seen = Facts(error=str(e))
+        if seen.error and not quick:
+            warnings.append(f"{seen.terms.unit} states unknown: {seen.error}")
+        facts.update({inv.id: seen for inv in group})
     now = datetime.now(UTC)
-    live: dict[str, list[processes.Process]] | None = None  # one /proc pass, when needed
     rows: dict[str, list[JobRow]] = {}
     for inv in invocations:
+        seen = facts[inv.id]
         out = []
         for job in inv.jobs:
             if wanted is not None and job.id not in wanted:
                 continue
-            driver = None
-            if not (job.logs / "stage.pre-start").exists():  # not started: is it queued?
-                live = processes.all_drivers() if live is None else live
-                driver = processes.queued(job.task, processes.drivers(inv.folder, live))
-            container = by_job.get(job.id)
             obs = observe(
                 job,
-                container=container,
-                docker_known=known,
-                driver_alive=driver,
+                facts=seen.jobs.get(job.id, JobFacts()),
+                known=seen.error is None and not quick,
+                terms=seen.terms,
                 deployment=inv.deployment,
                 now=now,
             )
-            out.append(JobRow(job, obs, derive(obs), container.name if container else None))
+            out.append(JobRow(job, obs, derive(obs)))
         rows[inv.id] = out
-    return Snapshot(rows, warning)
+    drivers = {i: text for seen in facts.values() for i, text in seen.drivers.items()}
+    errors = {i: seen.error for i, seen in facts.items() if seen.error}
+    return Snapshot(rows, "; ".join(dict.fromkeys(warnings)) or None, drivers, errors)
 
 
 def counts(rows: Iterable[JobRow]) -> dict[State, int]:

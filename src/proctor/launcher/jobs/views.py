@@ -115,13 +115,14 @@ def _errors(row: JobRow) -> str:
     return str(p.failed) if p is not None else "-"
 
 
-def _container(row: JobRow) -> str:
-    c = row.obs.container
-    if not row.obs.docker_known:
+def _unit(row: JobRow) -> str:
+    """The executor's word for what runs the job: ``exited (137)``, ``?`` when unknown."""
+    u = row.obs.unit
+    if not row.obs.known:
         return "?"
-    if c is None:
+    if u is None:
         return "-"
-    return f"{c.state} ({c.exit_code})" if c.exit_code is not None else c.state
+    return f"{u.state} ({u.exit_code})" if u.exit_code is not None else u.state
 
 
 def _exit(row: JobRow) -> str:
@@ -135,8 +136,15 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
     """The `inv status` table, a summary line and what to do about LOST/FAILED jobs."""
     from tabulate import tabulate
 
-    body = [
-        [
+    headers = list(STATUS_HEADERS)
+    if rows:
+        headers[headers.index("container")] = rows[0].obs.terms.unit
+    attempts = any(row.obs.attempt for row in rows)  # only where the executor resubmits
+    if attempts:
+        headers.insert(headers.index("state") + 1, "attempt")
+    body = []
+    for row in rows:
+        cells = [
             row.job.id,
             row.job.task,
             row.status.state,
@@ -144,18 +152,19 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
             _rate(row),
             _eta(row),
             _errors(row),
-            _container(row),
+            _unit(row),
             _exit(row),
             duration(row.status.elapsed_s),
         ]
-        for row in rows
-    ]
+        if attempts:
+            cells.insert(3, row.obs.attempt or "-")
+        body.append(cells)
     summary = ", ".join(f"{n} {state}" for state, n in counts(rows).items()) or "no jobs"
     lines = [
         f"invocation {invocation.id}  {invocation.folder}",
         f"{invocation.mode}, created {invocation.created:%Y-%m-%d %H:%M:%S} UTC: {summary}",
         "",
-        tabulate(body, headers=STATUS_HEADERS, disable_numparse=True),
+        tabulate(body, headers=headers, disable_numparse=True),
     ]
     if snapshot.warning:
         lines.append(f"\nwarning: {snapshot.warning}")
@@ -168,9 +177,11 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
 
 
 def row_dict(row: JobRow) -> dict[str, Any]:
+    """One job in `inv status --json`. "container" is the executor's unit and
+    "docker_known" whether its service answered: names kept from before executors."""
     obs, st = row.obs, row.status
     p = obs.progress
-    return {
+    out: dict[str, Any] = {
         "job": row.job.id,
         "task": row.job.task,
         "state": st.state,
@@ -186,16 +197,15 @@ def row_dict(row: JobRow) -> dict[str, Any]:
             "eta_s": p.eta_s,
         },
         "container": None
-        if obs.container is None
-        else {
-            "name": row.container_name,
-            "state": obs.container.state,
-            "exit_code": obs.container.exit_code,
-        },
-        "docker_known": obs.docker_known,
+        if obs.unit is None
+        else {"name": obs.unit.name, "state": obs.unit.state, "exit_code": obs.unit.exit_code},
+        "docker_known": obs.known,
         "elapsed_s": None if st.elapsed_s is None else round(st.elapsed_s, 1),
         "folder": str(row.job.folder),
     }
+    if obs.attempt:
+        out["attempt"] = obs.attempt
+    return out
 
 
 def status_json(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snapshot) -> str:

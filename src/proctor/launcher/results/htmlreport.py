@@ -387,7 +387,7 @@ def default_path(outputs: Path, reports: Sequence[InvocationReport]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m proctor.launcher.results.htmlreport FOLDER``: write FOLDER/report.html, print the table."""
+    """``python -m proctor.launcher.results.htmlreport FOLDER``: write its report.html, print the table."""
     from proctor.launcher.jobs import invocations
 
     args = sys.argv[1:] if argv is None else argv

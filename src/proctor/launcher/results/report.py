@@ -163,7 +163,7 @@ def _metrics(results: dict[str, Any] | None) -> dict[str, Metric]:
 
 def collect(invocation: Invocation) -> InvocationReport:
     """Read every job's results (and, for jobs without them, their state) from disk."""
-    snap = status_mod.snapshot([invocation], docker=False)
+    snap = status_mod.snapshot([invocation], quick=True)
     states = {row.job.id: row.status for row in snap.of(invocation)}
     tasks = []
     for job in invocation.jobs:

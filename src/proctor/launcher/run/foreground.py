@@ -1,4 +1,4 @@
-"""`inv run --wait`: follow a started invocation until its run_all.sh exits, then report.
+"""`inv run --wait`: follow a started invocation until its driver exits, then report.
 
 While the driver runs, a live status is shown every few seconds: on a terminal the
 `inv status` table redrawn in place, otherwise (a log, CI) one summary line whenever
@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from proctor.launcher.executors.local import processes
+from proctor.launcher import executors
 from proctor.launcher.jobs import invocations, status, views
 from proctor.launcher.results import report
 
@@ -41,21 +41,18 @@ def _lines(text: str) -> int:
     return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
 
 
-def driver_alive(folder: Path) -> bool:
-    return processes.script_alive(folder / "run_all.pid", processes.RUN_ALL) is not None
-
-
 def follow(folder: Path, *, every_s: float = POLL_S, out: TextIO = sys.stdout) -> bool:
-    """Show live status until run_all.sh exits, then the report; True if every job succeeded."""
+    """Show live status until the invocation's driver exits (the executor says when), then
+    the report; True if every job succeeded."""
     inv = invocations.load(folder)
+    pool = executors.Pool()
     tty = out.isatty()
     drawn = 0  # lines of the last redraw, to move back over them
     last = ""
     while True:
-        running = driver_alive(folder)
-        snap = status.snapshot([inv])
+        snap = status.snapshot([inv], pool=pool)
         rows = snap.of(inv)
-        if not running:
+        if inv.id not in snap.drivers:
             break
         if tty:
             text = views.status_table(inv, rows, snap)

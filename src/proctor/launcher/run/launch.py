@@ -1,19 +1,17 @@
-"""`inv run`: config -> plan -> invocation folder -> run_all.sh started detached."""
+"""`inv run`: config -> plan -> invocation folder -> started detached by its executor."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
 from proctor.launcher import config as config_mod
-from proctor.launcher import envfile
+from proctor.launcher import envfile, executors
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.executors.local import docker as containers
 from proctor.launcher.run.plan import Plan, make_plan
 from proctor.launcher.run.render import render_files
 
@@ -78,11 +76,10 @@ def launch(
     if plan.deployment is None:  # a judge served by the deployment cannot be probed yet
         for url in dict.fromkeys(job.spec.judge.url for job in plan.jobs if job.spec.judge):
             check_endpoint(url, "the judge's url")
-    client = containers.connect()
-    images = [job.image for job in plan.jobs] + ([plan.deployment.image] if plan.deployment else [])
-    containers.require_images(client, images, plan.config.execution.image)
+    executor = executors.Pool().get(plan.config.execution.type)
+    executor.preflight(plan)
     write_folder(plan.folder, files, [job.dirname for job in plan.jobs])
-    start(plan.folder)
+    executor.start(plan.folder)
     return Launched(plan, files, started=True)
 
 
@@ -143,29 +140,10 @@ def write_folder(folder: Path, files: dict[str, tuple[str, int]], task_dirs: lis
         raise ProctorError(f"cannot write {folder}: {e.strerror or e}") from None
 
 
-def start(folder: Path, tasks: list[str] | None = None) -> int:
-    """Start run_all.sh (for ``tasks``, default all) in its own session, detached; return its pid."""
-    folder = folder.resolve()
-    with open(folder / "run_all.log", "ab") as log:
-        proc = subprocess.Popen(
-            ["bash", str(folder / "run_all.sh"), *(tasks or [])],
-            cwd=folder,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    # run_all.sh writes this too, once bash is up; until then status must not think the
-    # driver is gone. A new session: its pid is its process group.
-    (folder / "run_all.pid").write_text(f"{proc.pid} {proc.pid}\n", encoding="utf-8")
-    return proc.pid
-
-
 def describe(plan: Plan) -> str:
     """The plan as a table (for --dry-run and for the line after a start)."""
     rows = [
-        [plan.job_id(job), job.dirname, job.spec.benchmark, job.image, job.container_name]
+        [plan.job_id(job), job.dirname, job.spec.benchmark, job.image, job.name]
         for job in plan.jobs
     ]
     return tabulate(rows, headers=["job", "task", "benchmark", "image", "container"])

@@ -1,8 +1,11 @@
-"""From a validated config to a plan: the invocation id, its folder and one Job per task."""
+"""From a validated config to a plan: the invocation id, its folder and one Job per task.
+
+Nothing here depends on where the jobs run: the executor (proctor.launcher.executors)
+turns a plan into its launch part when the scripts are rendered.
+"""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from collections import Counter
@@ -28,7 +31,7 @@ SANDBOX_SOCKET = f"{SANDBOX_MOUNT}/sandbox.sock"
 
 @dataclass(frozen=True)
 class Job:
-    """One task of an invocation: its folder, container and what the harness gets."""
+    """One task of an invocation: its folder, its name and what the harness gets."""
 
     index: int
     dirname: str
@@ -38,12 +41,8 @@ class Job:
     custom_command: bool
     env_vars: dict[str, str]  # name inside the container -> name on the host
     dataset_dir: Path | None
-    container_name: str
+    name: str  # what the executor runs it as: the container's name, the Slurm job name
     sandbox: bool = False  # the benchmark runs the model's code: start a sandbox beside it
-
-    @property
-    def sandbox_name(self) -> str:
-        return f"{self.container_name}-sandbox"
 
 
 @dataclass(frozen=True)
@@ -54,8 +53,6 @@ class Plan:
     config: RunConfig
     config_path: Path
     env_file: Path | None
-    network: str
-    user: str
     jobs: list[Job] = field(default_factory=list)
 
     @property
@@ -136,26 +133,9 @@ def make_plan(
                 custom_command=task.command is not None,
                 env_vars=env_vars,
                 dataset_dir=dataset_dir,
-                container_name=f"proctor-{inv}-{index}-{_slug(dirname)}",
+                name=f"proctor-{inv}-{index}-{_slug(dirname)}",
                 sandbox=sandbox,
             )
-        )
-    network = config.execution.network
-    judges = [j for t in chosen if (j := config.task_judge(t)) is not None and _judged(t, config)]
-    loopback_judge = next((j for j in judges if j.is_loopback()), None)
-    if network == "auto":
-        network = "host" if endpoint.is_loopback() or loopback_judge else "bridge"
-    elif network == "bridge" and endpoint.is_loopback() and config.deployment.type == "none":
-        raise ProctorError(
-            f"{config_path}: execution.network is bridge, but target.api_endpoint.url "
-            f"{endpoint.url} is this machine's loopback, which a bridged container cannot "
-            "reach: use network auto or host"
-        )
-    elif network == "bridge" and loopback_judge is not None:
-        raise ProctorError(
-            f"{config_path}: execution.network is bridge, but the judge's url "
-            f"{loopback_judge.url} is this machine's loopback, which a bridged container "
-            "cannot reach: use network auto or host"
         )
     return Plan(
         invocation_id=inv,
@@ -164,8 +144,6 @@ def make_plan(
         config=config,
         config_path=config_path,
         env_file=env_file,
-        network=network,
-        user=f"{os.getuid()}:{os.getgid()}",
         jobs=jobs,
     )
 

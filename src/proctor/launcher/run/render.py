@@ -1,8 +1,13 @@
-"""Jinja2 rendering of the shell scripts: StrictUndefined, every value shell-quoted."""
+"""Jinja2 rendering of the invocation folder: StrictUndefined, every value shell-quoted.
+
+Shared by every executor: invocation.yaml, task.yaml, the deployment's deploy.sh and
+the context of the shared task body (templates/task.sh.j2: lock, pid file, markers,
+.env loading, deployment wait, finish). The executor renders its launch part (each
+task's script, extending the shared body, and what starts them) through ``render``.
+"""
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from collections.abc import Iterable
@@ -13,26 +18,17 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import proctor
-from proctor.launcher.executors.local.docker import (
+from proctor.launcher import executors
+from proctor.launcher.run.labels import (
     LABEL_CONFIG_HASH,
     LABEL_INVOCATION,
     LABEL_JOB,
     LABEL_ROLE,
     LABEL_TASK,
 )
-from proctor.launcher.run.plan import DATASETS_MOUNT, SANDBOX_MOUNT, SANDBOX_SOCKET, Job, Plan
+from proctor.launcher.run.plan import Job, Plan
 
 TEMPLATES = Path(__file__).resolve().parents[4] / "templates"
-
-
-# The container's main process: runs the task's command, forwards TERM/INT to it, and
-# sends it TERM when stdin closes (run.sh feeds stdin a pipe that ends when run.sh does).
-SUPERVISE = (
-    'sh -c "$1" & child=$!; '
-    "trap 'kill -TERM $child 2>/dev/null' TERM INT; "
-    "exec 3<&0; { cat <&3 >/dev/null; kill -TERM $child 2>/dev/null; } & "
-    "code=0; while kill -0 $child 2>/dev/null; do wait $child; code=$?; done; exit $code"
-)
 
 
 def _quote(value: Any) -> str:
@@ -66,103 +62,26 @@ def _env_context(env_vars: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def labels(plan: Plan, job: Job) -> list[tuple[str, str]]:
-    return [
-        (LABEL_INVOCATION, plan.invocation_id),
-        (LABEL_JOB, plan.job_id(job)),
-        (LABEL_TASK, job.dirname),
-        (LABEL_CONFIG_HASH, job.spec.config_hash()),
-        (LABEL_ROLE, "task"),
-    ]
+def task_context(plan: Plan, job: Job, script: str) -> dict[str, Any]:
+    """What the shared task body (templates/task.sh.j2) needs of one job.
 
-
-# The sandbox container's limits (docs/architecture.md, "Code execution"): programs run
-# SANDBOX_SLOTS at a time, each as its own uid from SANDBOX_UID_BASE, each with the
-# server's per-program rlimits (1 GiB address space by default).
-SANDBOX_SLOTS = max(1, min(4, os.cpu_count() or 1))
-SANDBOX_UID_BASE = 60000
-
-
-def sandbox_docker_args() -> list[str]:
-    """`docker run` arguments of a job's sandbox container (after --name and labels)."""
-    return [
-        "--network=none",
-        "--read-only",
-        "--tmpfs=/tmp:rw,nosuid,nodev,size=256m,mode=1777",
-        "--pids-limit=256",
-        f"--memory={SANDBOX_SLOTS + 1}g",
-        f"--memory-swap={SANDBOX_SLOTS + 1}g",
-        f"--cpus={SANDBOX_SLOTS}",
-        "--cap-drop=ALL",
-        "--cap-add=SETUID",
-        "--cap-add=SETGID",
-        "--security-opt=no-new-privileges",
-        "--user=0:0",
-        "--env=HOME=/tmp",
-    ]
-
-
-def sandbox_command(plan: Plan) -> list[str]:
-    return [
-        "python",
-        "-m",
-        "proctor.harness.sandbox",
-        "serve",
-        "--socket",
-        SANDBOX_SOCKET,
-        "--slots",
-        str(SANDBOX_SLOTS),
-        "--uid-base",
-        str(SANDBOX_UID_BASE),
-        "--owner",
-        plan.user,
-        "--exit-on-eof",
-    ]
-
-
-def render_run(plan: Plan, job: Job, env: Environment | None = None) -> str:
-    env = env or environment()
-    folder = plan.folder.resolve()
-    return env.get_template("task.sh.j2").render(
-        job_id=plan.job_id(job),
-        task=job.dirname,
-        invocation_id=plan.invocation_id,
-        version=proctor.__version__,
-        task_dir=str(folder / job.dirname),
-        container_name=job.container_name,
-        env_file=str(plan.env_file) if plan.env_file else "",
-        python=sys.executable,
+    Args:
+        plan: The invocation.
+        job: The job.
+        script: The file name the executor renders it as (run.sh, run.sbatch).
+    """
+    return {
+        "job_id": plan.job_id(job),
+        "task": job.dirname,
+        "invocation_id": plan.invocation_id,
+        "version": proctor.__version__,
+        "script": script,
+        "task_dir": str(plan.folder.resolve() / job.dirname),
+        "env_file": str(plan.env_file) if plan.env_file else "",
+        "python": sys.executable,
+        "deployment": plan.deployment is not None,
         **_env_context(job.env_vars),
-        labels=labels(plan, job),
-        user=plan.user,
-        network=plan.network,
-        dataset_dir=str(job.dataset_dir) if job.dataset_dir else "",
-        datasets_mount=DATASETS_MOUNT,
-        extra_docker_args=plan.config.execution.extra_docker_args,
-        image=job.image,
-        command=job.command,
-        supervise=SUPERVISE,
-        deployment=plan.deployment is not None,
-        sandbox=job.sandbox,
-        sandbox_name=job.sandbox_name,
-        sandbox_labels=[(k, "sandbox" if k == LABEL_ROLE else v) for k, v in labels(plan, job)],
-        sandbox_mount=SANDBOX_MOUNT,
-        sandbox_args=sandbox_docker_args(),
-        sandbox_command=sandbox_command(plan),
-    )
-
-
-def render_run_all(plan: Plan, env: Environment | None = None) -> str:
-    env = env or environment()
-    return env.get_template("local/run_all.sh.j2").render(
-        invocation_id=plan.invocation_id,
-        invocation_dir=str(plan.folder.resolve()),
-        python=sys.executable,
-        mode=plan.config.execution.mode,
-        max_parallel=plan.config.execution.max_parallel,
-        tasks=[job.dirname for job in plan.jobs],
-        deployment=plan.deployment is not None,
-    )
+    }
 
 
 def render_deploy(plan: Plan, env: Environment | None = None) -> str:
@@ -195,7 +114,7 @@ def render_deploy(plan: Plan, env: Environment | None = None) -> str:
     )
 
 
-def invocation_record(plan: Plan) -> dict[str, Any]:
+def invocation_record(plan: Plan, executor_record: dict[str, Any]) -> dict[str, Any]:
     """invocation.yaml: the resolved config (names of secrets only, never values)."""
     return {
         "schema_version": 1,
@@ -205,7 +124,7 @@ def invocation_record(plan: Plan) -> dict[str, Any]:
         "config_path": str(plan.config_path.resolve()),
         "config_hash": plan.config.config_hash(),
         "env_file": str(plan.env_file) if plan.env_file else None,
-        "network": plan.network,
+        **executor_record,
         "deployment": (
             {"container": plan.server_name, "image": plan.deployment.image}
             if plan.deployment
@@ -218,7 +137,7 @@ def invocation_record(plan: Plan) -> dict[str, Any]:
                 "task": job.dirname,
                 "benchmark": job.spec.benchmark,
                 "image": job.image,
-                "container": job.container_name,
+                "container": job.name,
                 "config_hash": job.spec.config_hash(),
             }
             for job in plan.jobs
@@ -230,13 +149,16 @@ def invocation_record(plan: Plan) -> dict[str, Any]:
 def render_files(plan: Plan) -> dict[str, tuple[str, int]]:
     """Every file of the invocation folder: relative path -> (text, mode)."""
     env = environment()
-    files = {
-        "invocation.yaml": (yaml.safe_dump(invocation_record(plan), sort_keys=False), 0o644),
-        "run_all.sh": (render_run_all(plan, env), 0o755),
-    }
+    launch = executors.Pool().get(plan.config.execution.type).render(plan, env)
+    record = invocation_record(plan, launch.record)
+    files = {"invocation.yaml": (yaml.safe_dump(record, sort_keys=False), 0o644)}
+    # Invocation-level scripts first, then each task's folder: the order --dry-run prints.
+    files.update({rel: f for rel, f in launch.files.items() if "/" not in rel})
     if plan.deployment:
         files["deploy.sh"] = (render_deploy(plan, env), 0o755)
     for job in plan.jobs:
-        files[f"{job.dirname}/run.sh"] = (render_run(plan, job, env), 0o755)
-        files[f"{job.dirname}/task.yaml"] = (job.spec.to_yaml(), 0o644)
+        prefix = f"{job.dirname}/"
+        files.update({rel: f for rel, f in launch.files.items() if rel.startswith(prefix)})
+        files[f"{prefix}task.yaml"] = (job.spec.to_yaml(), 0o644)
+    files.update({rel: f for rel, f in launch.files.items() if rel not in files})
     return files

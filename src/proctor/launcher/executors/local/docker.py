@@ -1,8 +1,8 @@
 """Everything that talks to the Docker Engine: the only module that imports ``docker``.
 
-Functions take the client as a parameter so tests can hand in a real or fake one. The
-SDK is imported on first use: `inv status` and friends start faster without it, and the
-label names below are needed by modules that never talk to Docker.
+Part of the local executor. Functions take the client as a parameter so tests can hand
+in a real or fake one. The SDK is imported on first use: `inv status` and friends start
+faster without it.
 """
 
 from __future__ import annotations
@@ -14,16 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.run.labels import LABEL_INVOCATION, LABEL_JOB, LABEL_ROLE
 
 if TYPE_CHECKING:
     import docker
-
-# Every proctor container carries these (compose's `com.docker.compose.*` idea).
-LABEL_INVOCATION = "proctor.invocation"
-LABEL_JOB = "proctor.job"
-LABEL_TASK = "proctor.task"
-LABEL_CONFIG_HASH = "proctor.config-hash"
-LABEL_ROLE = "proctor.role"  # "task", "deployment" or "sandbox"
 
 # Docker states in which a container still holds (or is about to hold) a running process.
 ALIVE_STATES = frozenset({"created", "running", "restarting", "paused"})
@@ -83,6 +77,10 @@ class Container:
     @property
     def job(self) -> str | None:
         return self.labels.get(LABEL_JOB)
+
+    @property
+    def role(self) -> str:
+        return self.labels.get(LABEL_ROLE, "task")
 
 
 def list_containers(client: docker.DockerClient, **labels: str) -> list[Container]:
