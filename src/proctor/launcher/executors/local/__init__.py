@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.executors.base import Executor, Facts, JobFacts, Rendered, Terms, Unit
-from proctor.launcher.executors.local import docker, processes, scripts
+from proctor.launcher.executors.local import docker, processes
 from proctor.launcher.run.labels import LABEL_INVOCATION
 
 if TYPE_CHECKING:
@@ -63,6 +63,9 @@ class LocalExecutor(Executor):
         docker.require_images(self.client(), images, plan.config.execution.image)
 
     def render(self, plan: Plan, env: Environment) -> Rendered:
+        # Imported here: rendering needs the config and Jinja, which status never does.
+        from proctor.launcher.executors.local import scripts
+
         return scripts.render(plan, env)
 
     def start(self, folder: Path, tasks: Sequence[str] = ()) -> str:
@@ -70,7 +73,7 @@ class LocalExecutor(Executor):
         folder = folder.resolve()
         with open(folder / "run_all.log", "ab") as log:
             proc = subprocess.Popen(
-                ["bash", str(folder / scripts.RUN_ALL), *tasks],
+                ["bash", str(folder / processes.RUN_ALL), *tasks],
                 cwd=folder,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -126,9 +129,9 @@ class LocalExecutor(Executor):
         """
         from filelock import FileLock, Timeout
 
-        if not (invocation.folder / scripts.RUN_ALL).is_file():
+        if not (invocation.folder / processes.RUN_ALL).is_file():
             raise ProctorError(
-                f"{invocation.folder}/{scripts.RUN_ALL} is missing: "
+                f"{invocation.folder}/{processes.RUN_ALL} is missing: "
                 "this invocation cannot be resumed"
             )
         running = processes.drivers(invocation.folder)
