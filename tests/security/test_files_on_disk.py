@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from proctor.harness.journal import Journal
-from proctor.launcher import compare, htmlreport, invocations, report
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.jobs import invocations
+from proctor.launcher.results import compare, htmlreport, report
 from tests import chromium
 from tests.fakes.invocation import make_invocation, sample
 
