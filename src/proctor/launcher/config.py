@@ -56,6 +56,20 @@ def _env_name(value: str, what: str) -> str:
     return value
 
 
+# A Docker image reference: [registry/]name[:tag][@digest]. Never an option ("-..."),
+# never a space or newline: it is one word of a docker command line.
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}")
+
+
+def _image(v: str) -> str:
+    if not _IMAGE.fullmatch(v):
+        raise ValueError(
+            f"not a Docker image reference: {v[:80]!r} (e.g. proctor-harness:latest or "
+            "registry.example.com/team/image:1.2)"
+        )
+    return v
+
+
 def _check_url(v: str) -> str:
     """An http(s) URL with a host, a numeric port and no credentials (see CREDENTIAL_PARAMS)."""
     example = "e.g. http://127.0.0.1:8000/v1"
@@ -177,6 +191,11 @@ class DockerDeployment(_Strict):
 
     _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
 
+    @field_validator("image")
+    @classmethod
+    def _image_ref(cls, v: str | None) -> str | None:
+        return None if v is None else _image(v)
+
     @field_validator("health_path")
     @classmethod
     def _path(cls, v: str) -> str:
@@ -237,6 +256,21 @@ class TaskConfig(_Strict):
 
     _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
 
+    @field_validator("container")
+    @classmethod
+    def _image_ref(cls, v: str | None) -> str | None:
+        return None if v is None else _image(v)
+
+    @field_validator("dataset_dir")
+    @classmethod
+    def _mountable(cls, v: str | None) -> str | None:
+        if v is not None and (":" in v or "," in v or not v.isprintable()):
+            raise ValueError(
+                f"dataset_dir {v[:80]!r} cannot be mounted by docker -v (no ':', ',' or "
+                "control characters): rename or link the folder"
+            )
+        return v
+
 
 class Evaluation(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
@@ -263,6 +297,11 @@ class Execution(_Strict):
     network: Literal["auto", "host", "bridge"] = "auto"
     extra_docker_args: list[str] = Field(default_factory=list)
     image: str = DEFAULT_IMAGE
+
+    @field_validator("image")
+    @classmethod
+    def _image_ref(cls, v: str | None) -> str | None:
+        return None if v is None else _image(v)
 
 
 class RunConfig(_Strict):
