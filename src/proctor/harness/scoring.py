@@ -19,10 +19,15 @@ _NUMBER = re.compile(
     r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?"  # 1,234.5  -3  42  18kg
     r"|(?<![\w.])-?\.\d+"  # .5
 )
-# Where a final answer is announced; the first number after the last of these wins.
+# Where a final answer is announced. A cue counts only when its number follows closely
+# (_CLOSE): in '"The answer is N", we need to multiply 3 by 100, which gives us 300.' the
+# cue announces a placeholder, and the 3 after it is not an answer.
 _ANSWER_CUE = re.compile(
     r"####|\\boxed\{|\banswer\s*(?:is|was|would be|will be|=|:)|\banswer\b\W*:", re.IGNORECASE
 )
+# Between a cue and its number: spaces, one ':' or '=', markdown emphasis, an opening
+# quote or bracket, "$", "\boxed{" or "\(": nothing that reads as a word.
+_CLOSE = re.compile(r"(?:\s|[:=]|\*\*|__|`|[\"'(\[{]|\\boxed\{|\\\(|\\\[)*")
 _MARKUP = re.compile(r"\*\*|__|`")
 
 
@@ -65,14 +70,15 @@ def extract_final_number(text: str) -> str | None:
     """The final numeric answer of a worked solution, commas removed, or None.
 
     Prefers the number right after the last answer cue ("#### X", "The answer is X",
-    "Answer: X", ``\\boxed{X}``), else takes the last number in the text. "$1,234.50."
-    gives "1234.50"; "-3" gives "-3".
+    "Answer: X", ``\\boxed{X}``) that is followed closely by one (only spaces, a colon,
+    markup or an opening quote or bracket between them), else takes the last number in
+    the text. "$1,234.50." gives "1234.50"; "-3" gives "-3"; 'The answer is "N", so 3 x
+    100 = 300' gives "300" (the cue announces no number).
     """
-    text = str(text).replace("$", "").replace("\\$", "")
-    cues = list(_ANSWER_CUE.finditer(text))
-    if cues:
-        after = text[cues[-1].end() :].split("\n\n")[0]
-        found = _NUMBER.search(after)
+    text = str(text).replace("\\$", "").replace("$", "")
+    for cue in reversed(list(_ANSWER_CUE.finditer(text))):
+        gap = _CLOSE.match(text, cue.end())  # matches, maybe empty
+        found = _NUMBER.match(text, gap.end() if gap else cue.end())
         if found:
             return _clean_number(found.group())
     numbers = _NUMBER.findall(text)

@@ -53,6 +53,22 @@ GARBAGE = [
         ("#### 18\n\nQuestion: another one with 99", "18"),  # text after a blank line is ignored
         ("First 10. The answer is: 30\n", "30"),
         ("ANSWER IS 7", "7"),
+        # A cue counts only when its number follows closely; otherwise the last number.
+        (  # the real SmolLM2 reply of issue 13: it was extracted as 3
+            'The last line should be "The answer is N", we need to multiply 3 by 100, '
+            "which gives us 300.",
+            "300",
+        ),
+        ("The answer is **18**.", "18"),
+        ("The answer is: $18", "18"),
+        ("Answer: (42)", "42"),
+        ('The answer is "12".', "12"),
+        ("Final answer = 9", "9"),
+        ("The answer is \\(\\frac{1}{2}\\) or 0.5", "0.5"),  # \\( then a fraction: no number
+        ("The answer is the number of eggs, 16 - 3 - 4 = 9.", "9"),
+        ("The answer is 7.\nCheck: 3 + 4 = 7, and 2 * 5 = 10.", "7"),  # the cue beats the last
+        ("#### 72\nThe answer is x, where x = 3 * 24", "72"),  # a cue without a number is skipped
+        ("The answer is\n\n42", "42"),  # spaces, newlines included, are close
     ],
 )
 def test_extract_final_number(text: str, expected: str) -> None:

@@ -9,8 +9,11 @@ split, and is kept as the sample id ``gsm8k/0042``.
 License: MIT (openai/grade-school-math).
 
 Prompt: zero-shot chain of thought, closing with "The answer is N". Scoring: the final number
-of the response (after the last "The answer is" / "####" / "Answer:", else the last number)
-must equal the target, compared numerically and, failing that, by math-verify.
+of the response (right after the last "The answer is" / "####" / "Answer:" that a number
+follows closely, else the last number; proctor.harness.scoring.extract_final_number) must
+equal the target, compared numerically and, failing that, by math-verify. Agreement with
+lm-evaluation-harness's own gsm8k filters (strict-match, flexible-extract) on real responses
+is recorded in docs/architecture.md.
 """
 
 from __future__ import annotations
