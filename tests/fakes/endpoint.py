@@ -20,6 +20,7 @@ In a test::
         ep.first_request_at        # time.time() of the first POST, or None
         ep.peak_in_flight          # most POSTs being answered at once
         ep.requests                # [(path, body, Authorization header)] if record=True
+        ep.headers                 # every request's headers (a dict each) if record=True
 
 Arguments:
 
@@ -174,6 +175,7 @@ class FakeEndpoint:
         self.record = record
         self.model = model
         self.requests: list[tuple[str, Body, str | None]] = []
+        self.headers: list[dict[str, str]] = []
         self.first_request_at: float | None = None
         self.peak_in_flight = 0
         self._in_flight = 0
@@ -260,6 +262,7 @@ class FakeEndpoint:
             nth = self._counts[key]
             if self.record:
                 self.requests.append((request.path, body, request.headers.get("Authorization")))
+                self.headers.append(dict(request.headers))
         fault = self.faults(key, nth, body) if self.faults else None
         if self.delay:
             await asyncio.sleep(self.delay)

@@ -1,6 +1,7 @@
 """A random sentinel API key travels to the endpoint and nowhere else: not into outputs/,
 logs, `inv` output (errors and --dry-run included), or any process's command line. The
-task is judged, so a second sentinel, the judge's key, is held to the same rule."""
+task is judged, so a second sentinel, the judge's key, is held to the same rule, and so is
+a third, the value of an extra request header (endpoint.headers)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ pytestmark = pytest.mark.docker
 def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
     key = "sk-sentinel-" + secrets.token_hex(16)
     judge_key = "sk-judge-sentinel-" + secrets.token_hex(16)
-    (tmp_path / ".env").write_text(f"PROCTOR_SECRET_KEY={key}\nPROCTOR_JUDGE_KEY={judge_key}\n")
+    header = "hdr-sentinel-" + secrets.token_hex(16)
+    (tmp_path / ".env").write_text(
+        f"PROCTOR_SECRET_KEY={key}\nPROCTOR_JUDGE_KEY={judge_key}\nPROCTOR_ORG_TOKEN={header}\n"
+    )
     data = tmp_path / "data"
     data.mkdir()
     (data / "qa.jsonl").write_text(
@@ -41,6 +45,7 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
                             "url": ep.chat_url,
                             "model_id": "m",
                             "api_key_name": "PROCTOR_SECRET_KEY",
+                            "headers": {"X-Org-Token": "PROCTOR_ORG_TOKEN"},
                         }
                     },
                     "evaluation": {
@@ -80,7 +85,7 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
         saw_docker_run = False
         while not exit_marker.exists():
             args = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            assert key not in args and judge_key not in args
+            assert key not in args and judge_key not in args and header not in args
             saw_docker_run = saw_docker_run or "docker run" in args
             for command in (["status"], ["status", "--json"], ["logs"], ["ls"]):
                 result = inv(*command, cwd=tmp_path)
@@ -90,12 +95,13 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
         wait_for(lambda: ep.total == 16 and judge.total == 16)
         assert {auth for _, _, auth in ep.requests} == {f"Bearer {key}"}
         assert {auth for _, _, auth in judge.requests} == {f"Bearer {judge_key}"}
+        assert {h["X-Org-Token"] for h in ep.headers} == {header}
 
     for command in (["status"], ["logs"], ["ls"]):
         printed.append(inv(*command, cwd=tmp_path).stdout)
-    assert all(key not in text and judge_key not in text for text in printed)
+    assert all(key not in text and judge_key not in text and header not in text for text in printed)
     everything = all_text_under(tmp_path / "outputs")
-    assert key not in everything and judge_key not in everything
+    assert key not in everything and judge_key not in everything and header not in everything
     assert (folder / "jsonl" / "artifacts" / "answers.jsonl").exists()
     recorded = (folder / "invocation.yaml").read_text()
     assert "PROCTOR_SECRET_KEY" in recorded and "PROCTOR_JUDGE_KEY" in recorded  # names kept

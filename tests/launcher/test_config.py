@@ -216,3 +216,37 @@ def test_loopback_detection():
         ("http://10.0.0.2:8000/v1", False),
     ]:
         assert config.ApiEndpoint(url=url, model_id="m").is_loopback() is loop
+
+
+def test_num_fewshot_beyond_what_a_benchmark_has_is_refused(tmp_path):
+    message = error(tmp_path, BASE, ["evaluation.tasks.mmlu.params.num_fewshot=6"])
+    assert "evaluation.tasks.mmlu.params.num_fewshot is 6, but mmlu has at most 5" in message
+    data = {**BASE, "evaluation": {"tasks": [{"name": "math500", "params": {"num_fewshot": 1}}]}}
+    assert "math500 has no few-shot examples" in error(tmp_path, data)
+    cfg = config.load(write(tmp_path, BASE), ["evaluation.params.num_fewshot=5"])
+    assert cfg.task_params(cfg.evaluation.tasks[0]).num_fewshot == 5
+
+
+def test_request_shaping_is_validated(tmp_path):
+    assert "'model' is set by proctor" in error(
+        tmp_path, BASE, ["evaluation.params.extra_body={model: x}"]
+    )
+    headers = "target.api_endpoint.headers"
+    assert "NAME of an environment variable" in error(tmp_path, BASE, [f"{headers}={{X-A: 'v 1'}}"])
+    assert "api_key_name" in error(tmp_path, BASE, [f"{headers}={{Authorization: KEY}}"])
+    cfg = config.load(
+        write(tmp_path, BASE),
+        [
+            f"{headers}={{X-Org: ORG_TOKEN}}",
+            "evaluation.params.extra_body={chat_template_kwargs: {enable_thinking: false}}",
+            "evaluation.tasks.gsm8k.params.extra_body={top_k: 20}",
+        ],
+    )
+    assert cfg.target.api_endpoint.headers == {"X-Org": "ORG_TOKEN"}
+    gsm8k, mmlu = cfg.evaluation.tasks
+    # Deep-merged like every param: the task adds to the evaluation's extra_body.
+    assert cfg.task_params(gsm8k).extra_body == {
+        "chat_template_kwargs": {"enable_thinking": False},
+        "top_k": 20,
+    }
+    assert cfg.task_params(mmlu).extra_body == {"chat_template_kwargs": {"enable_thinking": False}}

@@ -159,3 +159,15 @@ def test_only_code_benchmarks_get_a_locked_down_sandbox_container(tmp_path):
     assert "/results" not in sandbox_run and "$ARTIFACTS" not in sandbox_run
     assert "trap 'stop_sandbox' EXIT" in code
     assert "--sandbox /sandbox/sandbox.sock" in code.split("proctor-task")[1]
+
+
+def test_header_variables_travel_by_name_like_the_api_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("ORG_TOKEN", "sentinel-header-99")
+    plan = plan_for(tmp_path, ["target.api_endpoint.headers={X-Org: ORG_TOKEN}"])
+    assert plan.required_env() == ["MY_KEY", "ORG_TOKEN"]
+    files = render.render_files(plan)
+    run_sh = files["custom.1/run.sh"][0]
+    assert "-e ORG_TOKEN " in run_sh and "-e MY_KEY " in run_sh  # by name into the container
+    task = yaml.safe_load(files["custom.1/task.yaml"][0])
+    assert task["endpoint"]["headers"] == {"X-Org": "ORG_TOKEN"}
+    assert all("sentinel-header-99" not in text for text, _ in files.values())

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from proctor.harness import bodies
+from proctor.harness import bodies, shaping
 from proctor.harness.benchmarks.base import Message
 from proctor.harness.errors import InputError
 from proctor.harness.taskfile import Endpoint, Params
@@ -310,6 +310,7 @@ class Client:
         *,
         max_tokens: int,
         api_key: str | None,
+        headers: Mapping[str, str] | None = None,
         backoff_base_s: float = BACKOFF_BASE_S,
         rng: random.Random | None = None,
     ) -> None:
@@ -320,6 +321,7 @@ class Client:
             params: Generation parameters plus parallelism, request_timeout and max_retries.
             max_tokens: params.max_tokens, or the benchmark's default when that is unset.
             api_key: Sent as a bearer token when not None (see api_key()).
+            headers: Extra headers with their values (shaping.request_headers()).
             backoff_base_s: First-retry backoff bound; tests make it small.
             rng: Source of backoff jitter.
         """
@@ -333,7 +335,8 @@ class Client:
         }
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
-        self.scrub = Scrubber(secrets_from_env(api_key))
+        self._headers.update(headers or {})
+        self.scrub = Scrubber([*secrets_from_env(api_key), *(headers or {}).values()])
         self._backoff_base_s = backoff_base_s
         self._rng = rng or random.Random()
         self._semaphore = asyncio.Semaphore(params.parallelism)
@@ -373,7 +376,7 @@ class Client:
         body["seed"] = seed
         if p.stop:
             body["stop"] = p.stop
-        return body
+        return shaping.merge(body, p.extra_body)
 
     async def complete(self, prompt: list[Message] | str, *, seed: int) -> Completion:
         """Send one prompt, retrying what is retryable; never raises for endpoint trouble."""

@@ -7,7 +7,8 @@ Line fields, in this order (other tools read this format; keep the names):
     id, repeat, config_hash, status ("scored" | "error"), prompt, response, reasoning,
     finish_reason, usage {prompt_tokens, completion_tokens}, latency_s, attempts,
     target, extracted, scores {metric: float}, error (null | "<class>: <message>"),
-    time (ISO 8601 UTC), and on log-likelihood samples only: loglikelihood {chosen,
+    time (ISO 8601 UTC), with params.num_fewshot only: fewshot (the example ids, in the
+    order the prompt shows them), and on log-likelihood samples only: loglikelihood {chosen,
     chosen_norm, choices [{context (when the choices' contexts differ), continuation,
     chars, loglikelihood, tokens}]}, on judged samples only: judgement {model_id,
     replies, verdicts, usage, attempts}
@@ -71,6 +72,7 @@ class Entry:
     # each choice's continuation, chars, loglikelihood and tokens.
     loglikelihood: dict[str, Any] | None = None
     judgement: dict[str, Any] | None = None
+    fewshot: list[str] | None = None
 
 
 def well_formed(line: Any) -> bool:
@@ -229,6 +231,8 @@ class Journal:
             line["loglikelihood"] = entry.loglikelihood
         if entry.judgement is not None:
             line["judgement"] = entry.judgement
+        if entry.fewshot is not None:
+            line["fewshot"] = entry.fewshot
         # ASCII escapes: a lone surrogate in a model's output cannot break the UTF-8 file.
         # default=str: a benchmark's target or extracted answer may be any object.
         self._file.write(json.dumps(line, default=str) + "\n")

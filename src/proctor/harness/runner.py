@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from proctor import __version__
-from proctor.harness import benchmarks
+from proctor.harness import benchmarks, fewshot, shaping
 from proctor.harness.atomicfile import write_atomic
 from proctor.harness.benchmarks.base import Benchmark, Sample, judged_by
 from proctor.harness.client import Client, Completion, api_key, endpoint_url, format_prompt
@@ -121,6 +121,7 @@ def build_entry(
         extracted=extracted,
         scores=scores,
         error=error,
+        fewshot=sample.meta.get("fewshot"),
     )
 
 
@@ -134,7 +135,9 @@ class _Prepared:
     journal: Journal
     blocking: bool  # score() waits on a sandbox: call it from a thread
     loglikelihood: bool  # some samples are scored by their choices' log-likelihoods
+    headers: dict[str, str]  # endpoint.headers with their values: never logged
     judged: TwoStage | None = None  # a judge scores the answers (proctor.harness.judge)
+    rejected: str | None = None  # why the endpoint refused the request shape (set by _send)
 
 
 def _bind_sandbox(benchmark: Benchmark, name: str, sandbox: Sandbox | None) -> Benchmark:
@@ -157,6 +160,7 @@ def _bind_sandbox(benchmark: Benchmark, name: str, sandbox: Sandbox | None) -> B
 def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Prepared:
     """Everything that can refuse the task, checked before a single request is sent."""
     key = api_key(spec.endpoint)
+    headers = shaping.request_headers(spec.endpoint.headers)
     try:
         benchmark = benchmarks.get(spec.benchmark)
     except KeyError as e:
@@ -180,6 +184,13 @@ def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Pre
     if len(ids) != len(samples):
         raise InputError(f"benchmark {spec.benchmark!r} has duplicate sample ids")
     subset = select_subset(samples, spec.params.limit_samples, spec.params.seed)
+    multiturn = spec.params.fewshot_as_multiturn and spec.endpoint.type == "chat"
+    try:
+        subset = fewshot.apply(
+            benchmark, subset, spec.params.num_fewshot, spec.params.seed, multiturn
+        )
+    except (OSError, ValueError) as e:
+        raise InputError(f"benchmark {spec.benchmark!r}: {e}") from None
     work = plan(subset, spec.params.n_repeats)
     results_dir.mkdir(parents=True, exist_ok=True)
     journal = Journal(results_dir / JOURNAL_FILENAME, spec.config_hash())
@@ -201,7 +212,16 @@ def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Pre
             journal.close()
             raise
     return _Prepared(
-        benchmark, key, max_tokens, len(work), pending, journal, blocking, loglikelihood, judged
+        benchmark,
+        key,
+        max_tokens,
+        len(work),
+        pending,
+        journal,
+        blocking,
+        loglikelihood,
+        headers,
+        judged,
     )
 
 
@@ -295,6 +315,9 @@ async def _run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> in
             f"{prep.total - progress.done - progress.failed} left; resume to continue"
         )
         return EXIT_SIGNAL[stopped_by]
+    if prep.rejected is not None:
+        print(f"proctor-eval: {prep.rejected}", file=sys.stderr, flush=True)
+        return EXIT_BAD_INPUT
     results = _results(spec, prep, started_at, time.perf_counter() - t0)
     write_atomic(results_dir / "results.json", json.dumps(results, indent=2) + "\n", fsync=True)
     write_atomic(results_dir / "results.yml", yaml.safe_dump(results, sort_keys=False), fsync=True)
@@ -329,7 +352,8 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
     error_budget = params.max_error_rate * prep.total
     todo = iter(prep.pending)
 
-    async def generate(client: Client, sample: Sample, repeat: int) -> Entry:
+    async def generate(client: Client, sample: Sample, repeat: int) -> Entry | None:
+        """The sample's entry, or None when the endpoint refused the request's shape."""
         prompt = format_prompt(sample.prompt, spec.endpoint.type, params.system_prompt)
         # Each repeat gets its own seed, or a seeded server would answer it identically.
         if prep.judged is not None:  # answers, then the judge's verdict (harness.judge)
@@ -337,32 +361,49 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
                 client, sample, repeat, prompt, seed=params.seed + repeat
             )
         completion = await client.complete(prompt, seed=params.seed + repeat)
+        field = shaping.rejected_field(completion.error, params.extra_body)
+        if field is not None:
+            # Every other sample would be refused the same way: fail the task, once, and
+            # journal nothing for it.
+            if prep.rejected is None:
+                prep.rejected = (
+                    f"the endpoint rejected params.extra_body field {field!r} "
+                    f"({completion.error}); remove or rename it"
+                )
+            stop.set()
+            return None
         if prep.blocking:
             return await asyncio.to_thread(
                 build_entry, benchmark, sample, repeat, prompt, completion
             )
         return build_entry(benchmark, sample, repeat, prompt, completion)
 
+    async def handle(client: Client, item: Work) -> None:
+        sample, repeat = item
+        entry: Entry | None
+        if choices_of(sample):  # one request per choice, scored here
+            entry = await evaluate_choices(client, sample, repeat, params.seed + repeat)
+        else:
+            entry = await generate(client, sample, repeat)
+        if entry is None:
+            return
+        journal.append(entry)
+        progress.record(entry.status == "scored")
+        if entry.status == "error" and journal.tally.errors > error_budget:
+            if not stop.is_set():
+                log(
+                    f"error budget spent: {journal.tally.errors} errors > "
+                    f"max_error_rate {params.max_error_rate} x {prep.total}; "
+                    f"last: {entry.error}; stopping"
+                )
+            stop.set()
+
     async def worker(client: Client) -> None:
         while not stop.is_set():
             item = next(todo, None)
             if item is None:
                 return
-            sample, repeat = item
-            if choices_of(sample):  # one request per choice, scored here
-                entry = await evaluate_choices(client, sample, repeat, params.seed + repeat)
-            else:
-                entry = await generate(client, sample, repeat)
-            journal.append(entry)
-            progress.record(entry.status == "scored")
-            if entry.status == "error" and journal.tally.errors > error_budget:
-                if not stop.is_set():
-                    log(
-                        f"error budget spent: {journal.tally.errors} errors > "
-                        f"max_error_rate {params.max_error_rate} x {prep.total}; "
-                        f"last: {entry.error}; stopping"
-                    )
-                stop.set()
+            await handle(client, item)
 
     async def report_progress() -> None:
         last_log = time.monotonic()
@@ -392,10 +433,18 @@ async def _send(spec: TaskSpec, prep: _Prepared, progress: Progress) -> signal.S
             handled.append(signum)
     reporter = asyncio.create_task(report_progress())
     try:
-        async with (
-            Client(spec.endpoint, params, max_tokens=prep.max_tokens, api_key=prep.key) as c,
-            prep.judged or contextlib.nullcontext(),
-        ):
+        client = Client(
+            spec.endpoint,
+            params,
+            max_tokens=prep.max_tokens,
+            api_key=prep.key,
+            headers=prep.headers,
+        )
+        async with client as c, prep.judged or contextlib.nullcontext():
+            if params.extra_body:
+                # One request alone first: an endpoint that refuses an extra_body field
+                # then fails the task on one request, not on one per sample in flight.
+                await handle(c, next(todo))
             # A few more workers than requests in flight, so a sample backing off from a
             # 429 or a worker busy scoring leaves no connection idle; never one task per
             # sample (100,000 coroutines would cost memory and start-up time).

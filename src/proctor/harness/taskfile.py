@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from proctor.harness.bodies import DEFAULT_MAX_RESPONSE_BYTES
+from proctor.harness.shaping import check_extra_body, check_headers
 
 SCHEMA_VERSION: Final = 1
 MAX_REPEATS: Final = 1000
@@ -31,6 +32,11 @@ class Endpoint(_Strict):
     model_id: str
     type: Literal["chat", "completions"] = "chat"
     api_key_name: str | None = None
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="extra header -> NAME of the variable with its value"
+    )
+
+    _check_headers = field_validator("headers")(classmethod(lambda cls, v: check_headers(v)))
 
 
 class Params(_Strict):
@@ -60,6 +66,17 @@ class Params(_Strict):
     stop: list[str] | None = None
     system_prompt: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="benchmark-specific options")
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description="deep-merged into every request body"
+    )
+    num_fewshot: int = Field(default=0, ge=0, le=100, description="worked examples per question")
+    fewshot_as_multiturn: bool = Field(
+        default=True, description="chat: examples as user/assistant turns, else one message"
+    )
+
+    _check_extra_body = field_validator("extra_body")(
+        classmethod(lambda cls, v: check_extra_body(v))
+    )
 
     @field_validator("limit_samples", mode="before")
     @classmethod
@@ -130,6 +147,9 @@ _OPERATIONAL = {
     "max_error_rate",
     "max_response_bytes",
 }
+# Parameters added after journals existed: hashed only when set, so that a journal written
+# before they existed still resumes under the same hash.
+_HASHED_WHEN_SET = ("extra_body", "num_fewshot", "fewshot_as_multiturn")
 
 
 class TaskSpec(_Strict):
@@ -151,6 +171,11 @@ class TaskSpec(_Strict):
         the same journal.
         """
         params = {k: v for k, v in self.params.model_dump().items() if k not in _OPERATIONAL}
+        for name in _HASHED_WHEN_SET:
+            if params[name] == Params.model_fields[name].get_default(call_default_factory=True):
+                del params[name]
+        if not self.params.num_fewshot:
+            params.pop("fewshot_as_multiturn", None)  # no examples: their shape decides nothing
         basis: dict[str, Any] = {
             "benchmark": self.benchmark,
             "model_id": self.endpoint.model_id,

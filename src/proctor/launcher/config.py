@@ -26,6 +26,7 @@ from pydantic import (
 
 from proctor.harness import benchmarks
 from proctor.harness.benchmarks.base import judged_by
+from proctor.harness.shaping import check_headers
 from proctor.harness.taskfile import Judge, JudgeParams, Params
 from proctor.launcher import names, safeyaml
 from proctor.launcher.errors import ProctorError
@@ -109,6 +110,9 @@ class ApiEndpoint(_Strict):
     model_id: str
     type: Literal["chat", "completions"] = "chat"
     api_key_name: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)  # header -> variable NAME
+
+    _check_headers = field_validator("headers")(classmethod(lambda cls, v: check_headers(v)))
 
     @field_validator("url")
     @classmethod
@@ -475,6 +479,7 @@ def validate(raw: dict[str, Any], source: str) -> RunConfig:
                     f"target.api_endpoint.type is {config.target.api_endpoint.type!r}"
                 )
             _check_judge(config, task, bench, source)
+            _check_fewshot(source, task.name, bench, config.task_params(task).num_fewshot)
     return config
 
 
@@ -494,6 +499,16 @@ def _check_judge(config: RunConfig, task: TaskConfig, bench: Any, source: str) -
             f"{source}: benchmark {task.name!r} is scored by a judge model: set "
             "evaluation.judge (url, model_id, api_key_name) or "
             f"evaluation.tasks.{task.name}.judge"
+        )
+
+
+def _check_fewshot(source: str, name: str, bench: Any, shots: int) -> None:
+    most = getattr(bench, "fewshot_max", 0)
+    if shots > most:
+        has = f"at most {most} examples" if most else "no few-shot examples"
+        raise ProctorError(
+            f"{source}: evaluation.tasks.{name}.params.num_fewshot is {shots}, but {name} has "
+            f"{has}; lower it"
         )
 
 

