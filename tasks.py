@@ -282,6 +282,31 @@ def compare(c, a=None, b=None, format="table", outputs=None):
         raise _fail(e) from None
 
 
+@task(
+    positional=["id"],
+    iterable=["task", "override"],
+    help={
+        "id": ID_HELP + "; default: the latest invocation",
+        "task": "only this task; repeatable (default: every finished task)",
+        "override": "params.extra.KEY=VALUE: a scoring option to change (value parsed as "
+        "YAML); repeatable",
+        "dry-run": "say what would change; write nothing",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def rescore(c, id=None, task=None, override=None, dry_run=False, outputs=None):
+    """Re-score finished tasks from their journals with the current scorers (sends nothing)."""
+    from proctor.launcher import invocations
+    from proctor.launcher import rescore as rescore_mod
+
+    try:
+        out = invocations.outputs_dir(outputs)
+        done = rescore_mod.rescore(out, id or None, task or [], override or [], dry_run=dry_run)
+    except ProctorError as e:
+        raise _fail(e) from None
+    print(rescore_mod.render(done, dry_run=dry_run))
+
+
 @task(positional=["name"], help={"name": "show this benchmark in full, with a sample prompt"})
 def tasks(c, name=None):
     """List the benchmarks (items, endpoint, metrics, data, license), or show one."""
@@ -303,6 +328,7 @@ optional_positional("logs", "id")
 optional_positional("tasks", "name")
 optional_positional("report", "ids")
 optional_positional("compare", "a", "b")
+optional_positional("rescore", "id")
 
 __all__ = [
     "Context",
@@ -312,6 +338,7 @@ __all__ = [
     "logs",
     "ls",
     "report",
+    "rescore",
     "resume",
     "run",
     "status",

@@ -9,7 +9,19 @@ import pytest
 from proctor.launcher.run.launch import prepare
 from tests.conftest import ROOT, run_inv
 
-COMMANDS = ["compare", "image", "kill", "logs", "ls", "report", "resume", "run", "status", "tasks"]
+COMMANDS = [
+    "compare",
+    "image",
+    "kill",
+    "logs",
+    "ls",
+    "report",
+    "rescore",
+    "resume",
+    "run",
+    "status",
+    "tasks",
+]
 
 
 def listed_commands() -> dict[str, str]:
