@@ -15,6 +15,7 @@ import yaml
 
 from proctor.harness import benchmarks
 from proctor.harness.benchmarks.base import Sample, Score
+from proctor.harness.loglikelihood import CHOICES, Choice
 from proctor.harness.rescoring import NotRescorable
 from proctor.harness.runner import run_task
 from proctor.harness.taskfile import Params, TaskSpec
@@ -192,7 +193,7 @@ def test_unfinished_tasks_are_left_alone_unless_named(run: Any, tmp_path: Path) 
     ]
 
 
-# -- log-likelihood journal lines: no response text, a benchmark's own rescore ----------------
+# -- lines of another kind: a benchmark's own rescore(sample, line) ---------------------------
 
 
 def loglik_line(ident: str, lls: list[float], choices: list[str], chosen: int) -> dict[str, Any]:
@@ -247,7 +248,7 @@ class Ranked:
 benchmarks.register(Ranked())
 
 
-def test_log_likelihood_lines_use_their_benchmarks_rescore(tmp_path: Path) -> None:
+def test_a_benchmark_with_its_own_rescore_uses_it(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs"
     # r1 was journaled as chosen 1, but its numbers pick choice 0: an old scoring bug.
     lines = [
@@ -262,12 +263,102 @@ def test_log_likelihood_lines_use_their_benchmarks_rescore(tmp_path: Path) -> No
     assert task.metrics["acc"] == (0.5, 1.0)
 
 
-def test_log_likelihood_lines_whose_choices_changed_are_refused(tmp_path: Path) -> None:
+def test_its_own_rescore_may_refuse_a_line(tmp_path: Path) -> None:
     outputs = tmp_path / "outputs"
     lines = [loglik_line("r0", [-1.0, -2.0], [" yes", " nope"], 0)]
     make_invocation(outputs, "aaaa0002", {"ranked": lines})
     with pytest.raises(ProctorError, match="line 1: the choices of r0 changed since the run"):
         rescore.rescore(outputs, "aaaa0002")
+
+
+# The journal lines proctor.harness.loglikelihood writes: every choice's continuation, chars,
+# log-likelihood and tokens, the chosen indices, the chosen continuation as the response.
+CONTEXT = "Question: Is the sky blue?\nAnswer:"
+CHOICE_TEXTS = [" yes", " no, it is not blue"]
+
+
+@dataclass(frozen=True)
+class TwoChoices:
+    """A log-likelihood benchmark; ``extra.choices`` replaces its choices (a changed task)."""
+
+    name: str = "two_choices"
+    endpoint_types: tuple[str, ...] = ("completions",)
+    default_max_tokens: int = 1
+
+    def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
+        texts = params.extra.get("choices", CHOICE_TEXTS)
+        choices = [Choice(CONTEXT, t, t.strip()) for t in texts]
+        return [
+            Sample(id=f"t{i}", prompt=CONTEXT, target=0, meta={CHOICES: choices}) for i in range(3)
+        ]
+
+    def score(self, sample: Sample, response: str) -> Score:
+        raise AssertionError("log-likelihood samples are not scored from text")
+
+
+benchmarks.register(TwoChoices())
+
+
+def ll_line(ident: str, lls: list[float], journaled: tuple[int, int]) -> dict[str, Any]:
+    chosen, chosen_norm = journaled
+    return {
+        "id": ident,
+        "repeat": 0,
+        "config_hash": "0" * 16,
+        "status": "scored",
+        "prompt": CONTEXT,
+        "response": CHOICE_TEXTS[chosen],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 2},
+        "latency_s": 0.1,
+        "target": 0,
+        "extracted": chosen,
+        "scores": {"acc": float(chosen == 0), "acc_norm": float(chosen_norm == 0)},
+        "error": None,
+        "loglikelihood": {
+            "chosen": chosen,
+            "chosen_norm": chosen_norm,
+            "choices": [
+                {"continuation": t, "chars": len(t.strip()), "loglikelihood": ll, "tokens": 2}
+                for t, ll in zip(CHOICE_TEXTS, lls, strict=True)
+            ],
+        },
+    }
+
+
+def test_log_likelihood_lines_are_rescored_from_their_choices(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    lines = [
+        ll_line("t0", [-1.0, -20.0], (0, 0)),  # right as journaled
+        # acc's argmax is choice 1 (-1.5 > -3.0), journaled as 0 (an old scoring bug);
+        # acc_norm's is choice 1 too (-1.5 / 17 > -3.0 / 3), journaled right.
+        ll_line("t1", [-3.0, -1.5], (0, 1)),
+        ll_line("t2", [-4.0, -30.0], (0, 0)),
+    ]
+    make_invocation(outputs, "aaaa0005", {"two_choices": lines})
+    (task,) = rescore.rescore(outputs, "aaaa0005").tasks
+    changed = {(c.id, c.metric): (c.before, c.after) for c in task.changes}
+    assert changed == {("t1", "acc"): (1.0, 0.0)}
+    assert task.metrics["acc"] == (1.0, 2 / 3)
+    journal = outputs / "20260102-030405-aaaa0005" / "two_choices" / "artifacts" / "samples.jsonl"
+    t1 = [json.loads(x) for x in journal.read_text().splitlines()][1]
+    assert t1["loglikelihood"]["chosen"] == 1 and t1["extracted"] == 1
+    assert t1["response"] == CHOICE_TEXTS[1]
+
+
+def test_log_likelihood_lines_whose_choices_changed_are_refused(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    make_invocation(
+        outputs,
+        "aaaa0006",
+        {"two_choices": [ll_line("t0", [-1.0, -2.0], (0, 0))]},
+        task_params={"two_choices": {"extra": {"choices": [" yes", " no"]}}},
+    )
+    with pytest.raises(ProctorError) as e:
+        rescore.rescore(outputs, "aaaa0006")
+    assert str(e.value) == (
+        "cannot rescore two_choices: samples.jsonl line 1: the choices of t0 (or their "
+        "context) changed since the run: their log-likelihoods are of other texts"
+    )
 
 
 def test_lines_without_response_text_and_no_rescore_are_refused(tmp_path: Path) -> None:
@@ -279,8 +370,17 @@ def test_lines_without_response_text_and_no_rescore_are_refused(tmp_path: Path) 
         rescore.rescore(outputs, "aaaa0003")
     assert str(e.value) == (
         "cannot rescore gsm8k: samples.jsonl line 1: sample gsm8k/0000 has no response text "
-        "in the journal (a log-likelihood line?), and its benchmark cannot re-score it"
+        "in the journal, and its benchmark cannot re-score it"
     )
+    make_invocation(
+        outputs,
+        "aaaa0007",
+        {"gsm8k": [{**ll_line("gsm8k/0000", [-1.0, -2.0], (0, 0)), "target": "18"}]},
+    )
+    with pytest.raises(
+        ProctorError, match="gsm8k/0000 was scored by log-likelihood, but is not now"
+    ):
+        rescore.rescore(outputs, "aaaa0007")
 
 
 def test_code_benchmarks_are_not_rescored(tmp_path: Path) -> None:

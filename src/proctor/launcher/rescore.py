@@ -1,8 +1,8 @@
 """`inv rescore`: recompute the scores and metrics of finished tasks from their journals.
 
 No request is sent. Every scored journal line is scored again by the benchmark's current
-scorer (proctor.harness.rescoring: from its recorded response, or by the benchmark's own
-``rescore`` for lines without one), on the host, after a scorer fix or with
+scorer (proctor.harness.rescoring: from its recorded response, or, for log-likelihood
+lines, from the recorded per-choice log-likelihoods), on the host, after a scorer fix or with
 ``params.extra`` options changed by ``-o`` that affect scoring only. Error lines stay
 errors. Metrics are recomputed as the harness computes them (proctor.harness.metrics, and
 the benchmark's ``aggregate``).
@@ -42,6 +42,7 @@ from proctor.harness import benchmarks, fewshot
 from proctor.harness.atomicfile import write_atomic
 from proctor.harness.benchmarks.base import Benchmark, Sample
 from proctor.harness.client import format_prompt
+from proctor.harness.loglikelihood import choices_of
 from proctor.harness.metrics import Tally, report, summarize
 from proctor.harness.rescoring import NotRescorable, Rescores, rescore_line
 from proctor.harness.taskfile import TaskSpec
@@ -221,13 +222,15 @@ def _prepare(
                 raise refuse(f"{where}: sample {line.get('id')!r} is not in the benchmark now")
             _same_target(sample, line, where, refuse)
             try:
-                score = rescore_line(bench, sample, line)
+                rescored = rescore_line(bench, sample, line)
             except NotRescorable as e:
                 raise refuse(f"{where}: {e}") from None
             except Exception as e:  # a scorer bug: say so rather than half-rescore
                 raise refuse(f"{where}: the scorer failed: {type(e).__name__}: {e}") from None
-            if not isinstance(bench, Rescores):  # its own rescore checks what its lines hold
+            # A benchmark's own rescore, and the log-likelihood one, check what lines hold.
+            if not isinstance(bench, Rescores) and not choices_of(sample):
                 _same_prompt(sample, spec, bench, line, where, refuse)
+            score = rescored.score
             scores = {name: float(value) for name, value in score.scores.items()}
             extracted = json.loads(json.dumps(score.extracted, default=str))
             old = line.get("scores") or {}
@@ -244,7 +247,7 @@ def _prepare(
                             extracted,
                         )
                     )
-            line = {**line, "extracted": extracted, "scores": scores}
+            line = {**line, **rescored.fields, "extracted": extracted, "scores": scores}
             by_id.setdefault(str(line["id"]), []).append(scores)
             task.rescored += 1
         line["config_hash"] = new_hash
