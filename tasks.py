@@ -296,8 +296,8 @@ def compare(c, a=None, b=None, format="table", outputs=None):
 )
 def rescore(c, id=None, task=None, override=None, dry_run=False, outputs=None):
     """Re-score finished tasks from their journals with the current scorers (sends nothing)."""
-    from proctor.launcher import invocations
-    from proctor.launcher import rescore as rescore_mod
+    from proctor.launcher.jobs import invocations
+    from proctor.launcher.results import rescore as rescore_mod
 
     try:
         out = invocations.outputs_dir(outputs)

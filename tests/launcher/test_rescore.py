@@ -19,9 +19,9 @@ from proctor.harness.loglikelihood import CHOICES, Choice
 from proctor.harness.rescoring import NotRescorable
 from proctor.harness.runner import run_task
 from proctor.harness.taskfile import Params, TaskSpec
-from proctor.launcher import rescore
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.launch import prepare, write_folder
+from proctor.launcher.results import rescore
+from proctor.launcher.run.launch import prepare, write_folder
 from tests.fakes.endpoint import FakeEndpoint
 from tests.fakes.invocation import make_invocation
 

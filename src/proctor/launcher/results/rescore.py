@@ -46,10 +46,11 @@ from proctor.harness.loglikelihood import choices_of
 from proctor.harness.metrics import Tally, report, summarize
 from proctor.harness.rescoring import NotRescorable, Rescores, rescore_line
 from proctor.harness.taskfile import TaskSpec
-from proctor.launcher import invocations
 from proctor.launcher.config import apply_override
 from proctor.launcher.errors import ProctorError
-from proctor.launcher.invocations import JobRef
+from proctor.launcher.executors.local import RUN_LOCK
+from proctor.launcher.jobs import invocations
+from proctor.launcher.jobs.invocations import JobRef
 
 JOURNAL = "samples.jsonl"
 RESULTS = ("results.json", "results.yml")
@@ -146,8 +147,8 @@ def rescore(
 
 def _rewrite_html(inv: invocations.Invocation) -> None:
     """report.html shows the new scores too, when the invocation has one."""
-    from proctor.launcher import htmlreport
-    from proctor.launcher import report as report_mod
+    from proctor.launcher.results import htmlreport
+    from proctor.launcher.results import report as report_mod
 
     path = inv.folder / htmlreport.FILENAME
     if path.exists():
@@ -377,7 +378,7 @@ class _run_lock:  # noqa: N801 - used as a context manager, like a function
         self.fd = -1
 
     def __enter__(self) -> None:
-        path = self.job.logs / "run.lock"
+        path = self.job.logs / RUN_LOCK
         path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
