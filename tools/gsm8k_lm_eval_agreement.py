@@ -104,6 +104,11 @@ def old_extract(text: str) -> str | None:
     return numbers[-1].replace(",", "") if numbers else None
 
 
+def _same_number(ours: str | None, theirs: str) -> bool:
+    cleaned = re.sub(r"[,$]|\.$", "", theirs.strip())
+    return ours is not None and numeric_equal(ours, cleaned)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("journal", type=Path)
@@ -148,8 +153,12 @@ def main() -> None:
                 f"  {r['id']} gold {r['gold']}: ours {r['ours'][0]!r} ({r['ours'][1]}), "
                 f"lm-eval {r[name][0]!r} ({r[name][1]})\n    ...{tail}"
             )
-    changed = [r for r in rows if r["ours"][1] != r["old"][1]]
-    print(f"\nthe issue-13 fix changed {len(changed)} scores:")
+    for name in scorers:
+        same = sum(_same_number(r["ours"][0], r[name][0]) for r in rows)
+        print(f"  extracted number, ours vs {name:<36} same on {same}/{n}")
+    changed = [r for r in rows if r["ours"][0] != r["old"][0]]
+    flipped = sum(r["ours"][1] != r["old"][1] for r in changed)
+    print(f"\nthe issue-13 fix changed {len(changed)} extracted answers ({flipped} scores):")
     for r in changed:
         tail = " ".join(r["response"].split())[-160:]
         print(
