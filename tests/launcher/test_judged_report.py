@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from proctor.launcher.results import compare, htmlreport, report
+from proctor.launcher.errors import ProctorError
+from proctor.launcher.results import compare, htmlreport, report, rescore
 from tests.fakes.invocation import make_invocation, sample
 
 
@@ -81,3 +83,12 @@ def test_compare_names_a_different_judge(tmp_path: Path) -> None:
     differences = task.differences
     assert 'judge: "judge-a" vs "judge-b"' in differences
     assert not any("parallelism" in d for d in differences)  # operational: not a difference
+
+
+def test_rescore_leaves_judged_tasks_alone_in_one_line(tmp_path: Path) -> None:
+    outputs = tmp_path / "outputs"
+    folder = make_invocation(outputs, "aaaa1111", tasks(0.0))
+    journal = (folder / "mtbench" / "artifacts" / "samples.jsonl").read_text()
+    with pytest.raises(ProctorError, match="cannot rescore mtbench: .*judge model's verdicts"):
+        rescore.rescore(outputs, "aaaa", ["mtbench"])
+    assert (folder / "mtbench" / "artifacts" / "samples.jsonl").read_text() == journal

@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from proctor import __version__
 from proctor.harness import benchmarks, fewshot
 from proctor.harness.atomicfile import write_atomic
-from proctor.harness.benchmarks.base import Benchmark, Sample
+from proctor.harness.benchmarks.base import Benchmark, Sample, judged_by
 from proctor.harness.client import format_prompt
 from proctor.harness.loglikelihood import choices_of
 from proctor.harness.metrics import Tally, report, summarize
@@ -200,8 +200,12 @@ def _prepare(
             raise refuse(why) from None
         skipped.append(f"{job.task}: {why}")
         return None
-    if getattr(bench, "needs_sandbox", False):
-        why = "its scores come from running the model's code, which rescore does not do"
+    if getattr(bench, "needs_sandbox", False) or judged_by(bench, spec.params):
+        why = (
+            "its scores come from a judge model's verdicts, which rescore does not ask for"
+            if judged_by(bench, spec.params)
+            else "its scores come from running the model's code, which rescore does not do"
+        )
         if named:
             raise refuse(why)
         skipped.append(f"{job.task}: {why}")
