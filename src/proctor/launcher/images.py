@@ -33,12 +33,14 @@ HARNESS_LATEST = f"{HARNESS_REPOSITORY}:{_DEV_TAG or 'latest'}"
 INPUTS_LABEL = "proctor.inputs-hash"
 
 SERVER_REPOSITORY = "proctor-llamacpp"
-SERVER_IMAGE = f"{SERVER_REPOSITORY}:{__version__}"
-SERVER_LATEST = f"{SERVER_REPOSITORY}:latest"
+SERVER_IMAGE = f"{SERVER_REPOSITORY}:{__version__}" + (f"-{_DEV_TAG}" if _DEV_TAG else "")
+SERVER_LATEST = f"{SERVER_REPOSITORY}:{_DEV_TAG or 'latest'}"
 
 BASE_SCRIPT = Path("docker/base-image.sh")
 DOCKERFILE = Path("docker/harness.Dockerfile")
 SERVER_DOCKERFILE = Path("docker/llamacpp.Dockerfile")
+# Applied to llama-cpp-python inside the server image (echoed logprobs; see the file).
+SERVER_PATCH = Path("docker/llamacpp_echo_logprobs.py")
 
 # pip settings worth carrying into the build; values reach docker through its environment
 # (`--build-arg NAME`), never its command line, and are never printed.
@@ -95,6 +97,7 @@ def ensure_images(
         with tempfile.TemporaryDirectory(prefix="proctor-build-") as tmp:
             context = Path(tmp)
             shutil.copyfile(repo_root / SERVER_DOCKERFILE, context / "Dockerfile")
+            shutil.copyfile(repo_root / SERVER_PATCH, context / SERVER_PATCH.name)
             (context / CONTEXT_CA.parent).mkdir()
             _ensure(context, base_image, base_id, (SERVER_IMAGE, SERVER_LATEST), force, log)
 

@@ -165,3 +165,68 @@ def test_bad_options_and_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown scorer 'fuzzy'; valid: exact_match, contains"):
         load(tmp_path, file="a.jsonl", scorer="fuzzy")
     assert len(load(tmp_path, file="b.jsonl")) == 1
+
+
+def test_multiple_choice_by_loglikelihood(tmp_path: Path) -> None:
+    from proctor.harness.loglikelihood import CHOICES
+
+    write(
+        tmp_path,
+        [
+            {"input": "Question: 2+2?\nAnswer:", "choices": ["3", "4"], "target": "B"},
+            {"input": "Sky colour:", "choices": ["blue", "red"], "target": 0},
+        ],
+    )
+    samples = load(tmp_path, scorer="multiple_choice", scoring="loglikelihood")
+    assert [s.target for s in samples] == [1, 0]
+    first = samples[0].meta[CHOICES]
+    assert [(c.context, c.continuation, c.text) for c in first] == [
+        ("Question: 2+2?\nAnswer:", " 3", "3"),
+        ("Question: 2+2?\nAnswer:", " 4", "4"),
+    ]
+    glued = load(tmp_path, scorer="multiple_choice", scoring="loglikelihood", target_delimiter="")
+    assert glued[1].meta[CHOICES][0].continuation == "blue"
+    with pytest.raises(ValueError, match="needs scorer multiple_choice"):
+        load(tmp_path, scoring="loglikelihood")
+    with pytest.raises(ValueError, match="extra.scoring"):
+        load(tmp_path, scorer="multiple_choice", scoring="rank")
+
+
+def test_jsonl_loglikelihood_end_to_end(tmp_path: Path) -> None:
+    from proctor.harness.runner import run_task
+    from proctor.harness.taskfile import TaskSpec
+    from tests.fakes.endpoint import FakeEndpoint
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write(data, [{"input": "Pick:", "choices": ["ab", "abcdef"], "target": 1, "id": "x"}])
+    # The fake's default: -0.5 per character after "Pick:" (a prefix of 5 characters adds
+    # nothing): -1.0 vs -3.0 for acc; per character -0.5 each, a tie that index 0 takes.
+    spec = TaskSpec.model_validate(
+        {
+            "name": "mine",
+            "benchmark": "jsonl",
+            "endpoint": {"url": "", "model_id": "m", "type": "completions"},
+            "dataset_dir": str(data),
+            "params": {
+                "max_retries": 0,
+                "extra": {
+                    "scorer": "multiple_choice",
+                    "scoring": "loglikelihood",
+                    "id_field": "id",
+                },
+            },
+        }
+    )
+    with FakeEndpoint() as ep:
+        spec = spec.model_copy(
+            update={"endpoint": spec.endpoint.model_copy(update={"url": ep.base_url})}
+        )
+        assert run_task(spec, tmp_path / "out") == 0
+    (line,) = (json.loads(x) for x in (tmp_path / "out" / "samples.jsonl").read_text().splitlines())
+    record = line["loglikelihood"]
+    assert [c["continuation"] for c in record["choices"]] == [" ab", " abcdef"]
+    assert [c["chars"] for c in record["choices"]] == [2, 6]
+    assert [c["loglikelihood"] for c in record["choices"]] == [-1.0, -3.0]
+    assert (record["chosen"], record["chosen_norm"]) == (0, 0)
+    assert line["scores"] == {"acc": 0.0, "acc_norm": 0.0}

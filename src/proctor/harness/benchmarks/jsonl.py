@@ -12,6 +12,13 @@ Options, all in ``params.extra``:
     choices_field   the list of options, for scorer multiple_choice (default "choices");
                     the target is then a letter, a 0-based index or the text of one option
     system_prompt   sent as a system message before each question
+    scoring         scorer multiple_choice: "generate" (default: the model answers a letter)
+                    or "loglikelihood": each choice is scored by its log-likelihood after
+                    the input (proctor.harness.loglikelihood; acc and acc_norm; a
+                    completions endpoint that echoes logprobs). The input is then the
+                    context as the model should continue it (e.g. "Question: ...\nAnswer:"),
+                    the continuation is target_delimiter + the choice's text
+    target_delimiter  scoring loglikelihood: before each choice (default " ", lm-eval's)
     scorer          exact_match (default) | contains | regex | multiple_choice | numeric |
                     judge
     judge_template  scorer judge: the judge's prompt (your rubric), with the placeholders
@@ -39,6 +46,7 @@ from typing import Any
 
 from proctor.harness.benchmarks import multichoice, verdicts
 from proctor.harness.benchmarks.base import Message, Sample, Score
+from proctor.harness.loglikelihood import CHOICES, Choice
 from proctor.harness.scoring import (
     LETTERS,
     contains,
@@ -51,6 +59,7 @@ from proctor.harness.scoring import (
 from proctor.harness.taskfile import Params
 from proctor.harness.untrusted import loads
 
+SCORINGS = ("generate", "loglikelihood")
 SCORERS = ("exact_match", "contains", "regex", "multiple_choice", "numeric", "judge")
 JUDGE_SCALES = {"1-10": (1.0, 10.0), "0-1": (0.0, 1.0)}
 TEMPLATE_FIELDS = ("input", "response", "target")
@@ -126,6 +135,8 @@ class _Options:
     judge_template: str | None = None
     judge_system_prompt: str | None = None
     judge_scale: str = "1-10"
+    scoring: str = "generate"
+    target_delimiter: str = " "
 
     @classmethod
     def of(cls, extra: dict[str, Any]) -> _Options:
@@ -139,7 +150,17 @@ class _Options:
             judge_template=extra.get("judge_template"),
             judge_system_prompt=extra.get("judge_system_prompt"),
             judge_scale=str(extra.get("judge_scale", "1-10")),
+            scoring=extra.get("scoring", "generate"),
+            target_delimiter=extra.get("target_delimiter", " "),
         )
+        if opts.scoring not in SCORINGS:
+            raise ValueError(
+                f"extra.scoring must be 'generate' or 'loglikelihood', not {opts.scoring!r}"
+            )
+        if opts.scoring == "loglikelihood" and opts.scorer != "multiple_choice":
+            raise ValueError("extra.scoring loglikelihood needs scorer multiple_choice")
+        if not isinstance(opts.target_delimiter, str):
+            raise ValueError("extra.target_delimiter must be a string")
         if opts.scorer not in SCORERS:
             raise ValueError(f"unknown scorer {opts.scorer!r}; valid: {', '.join(SCORERS)}")
         if opts.scorer == "judge":
@@ -202,6 +223,8 @@ def _sample(line: str, number: int, opts: _Options) -> Sample:
             judge_system_prompt=opts.judge_system_prompt,
             judge_scale=opts.judge_scale,
         )
+    if opts.scoring == "loglikelihood":
+        return _ranked(str(sample_id), question, target, row[opts.choices_field], opts)
     text = question
     if opts.scorer == "multiple_choice":
         choices = row[opts.choices_field]
@@ -214,6 +237,18 @@ def _sample(line: str, number: int, opts: _Options) -> Sample:
             {"role": "user", "content": text},
         ]
     return Sample(id=str(sample_id), prompt=prompt, target=target, meta=meta)
+
+
+def _ranked(sample_id: str, question: str, letter: str, texts: list[str], opts: _Options) -> Sample:
+    """A multiple-choice line scored by log-likelihood: one Choice per option."""
+    context = f"{opts.system_prompt}\n\n{question}" if opts.system_prompt else question
+    choices = [Choice(context, opts.target_delimiter + t, t) for t in texts]
+    return Sample(
+        id=sample_id,
+        prompt=context,
+        target=LETTERS.index(letter),
+        meta={"scorer": opts.scorer, CHOICES: choices},
+    )
 
 
 @dataclass(frozen=True)
