@@ -219,3 +219,11 @@ def test_a_bad_reply_is_an_error_of_that_sample(tmp_path: Path) -> None:
         "tie-gold-0": "error",
         "wino": "scored",
     }
+
+
+def test_extra_body_reaches_every_log_likelihood_request(tmp_path: Path) -> None:
+    with FakeEndpoint(logprob=crafted, record=True) as ep:
+        spec = _spec(ep.base_url, extra_body={"top_k": 1})
+        assert run_task(spec, tmp_path) == 0
+        bodies = [body for _, body, _ in ep.requests]
+    assert bodies and all(b["top_k"] == 1 and b["max_tokens"] == 1 for b in bodies)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from proctor.harness import shaping
 from proctor.harness.benchmarks.base import Sample
 from proctor.harness.client import Client, Failure
 from proctor.harness.journal import Entry
@@ -202,7 +203,9 @@ async def score_choice(
             None,
         )
 
-    body = request_body(client.endpoint.model_id, prompt, seed)
+    body = shaping.merge(
+        request_body(client.endpoint.model_id, prompt, seed), client.params.extra_body
+    )
     return await client.send(body, parse)
 
 
@@ -328,6 +331,7 @@ async def check_endpoint(client: Client, seed: int) -> str:
             return None, _fatal("no_logprobs", "the generated token has no log-probability")
         return (token, float(value)), None
 
+    body = shaping.merge(body, client.params.extra_body)
     generated, failure, _, _ = await client.send(body, parse_generated)
     where = f"endpoint {client.url}"
     if failure is not None or generated is None:

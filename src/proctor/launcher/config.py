@@ -504,6 +504,12 @@ def _check_judge(config: RunConfig, task: TaskConfig, bench: Any, source: str) -
 
 def _check_fewshot(source: str, name: str, bench: Any, shots: int) -> None:
     most = getattr(bench, "fewshot_max", 0)
+    option = getattr(bench, "fewshot_option", None)  # log-likelihood tasks' own setting
+    if shots and option:
+        raise ProctorError(
+            f"{source}: evaluation.tasks.{name}.params.num_fewshot: {name} takes its shots "
+            f"from params.{option} (0 or 5, default 5); remove num_fewshot"
+        )
     if shots > most:
         has = f"at most {most} examples" if most else "no few-shot examples"
         raise ProctorError(

@@ -61,6 +61,7 @@ class MMLUOLMES:
     endpoint_types: tuple[str, ...] = ("completions",)
     default_max_tokens: int = 1
     metrics: tuple[str, ...] = ("acc", "acc_norm")
+    fewshot_option: str = "extra.num_fewshot"
 
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
         formulation, shots = options(params.extra)

@@ -98,6 +98,7 @@ class OLMES:
     endpoint_types: tuple[str, ...] = ("completions",)
     default_max_tokens: int = 1
     metrics: tuple[str, ...] = ("acc", "acc_norm")
+    fewshot_option: str = "extra.num_fewshot"
     rc_choice_text: Callable[[dict[str, Any]], str] = _plain
 
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
