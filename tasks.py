@@ -260,6 +260,31 @@ def report(c, ids=None, id=None, format="table", html=False, output=None, output
 
 
 @task(
+    positional=["ids"],
+    iterable=["id"],
+    help={
+        "ids": "invocation id, or several separated by commas (unique prefixes are enough); "
+        "default: the latest",
+        "id": "one more invocation to export; repeatable",
+        "to": "where to: mlflow (tracking URI from the config's export.mlflow.tracking_uri "
+        "or MLFLOW_TRACKING_URI)",
+        "outputs": OUTPUTS_HELP,
+    },
+)
+def export(c, ids=None, id=None, to="mlflow", outputs=None):
+    """Export invocations' results to MLflow: one run per task (re-exports never duplicate)."""
+    from proctor.launcher.jobs import invocations
+    from proctor.launcher.results import export as export_mod
+
+    wanted = [part.strip() for part in (ids or "").split(",") if part.strip()] + list(id or [])
+    try:
+        for line in export_mod.export(invocations.outputs_dir(outputs), wanted, to):
+            print(line, flush=True)
+    except ProctorError as e:
+        raise _fail(e) from None
+
+
+@task(
     positional=["a", "b"],
     help={
         "a": "the baseline invocation id (a unique prefix is enough)",
@@ -329,10 +354,12 @@ optional_positional("tasks", "name")
 optional_positional("report", "ids")
 optional_positional("compare", "a", "b")
 optional_positional("rescore", "id")
+optional_positional("export", "ids")
 
 __all__ = [
     "Context",
     "compare",
+    "export",
     "image",
     "kill",
     "logs",

@@ -11,6 +11,7 @@ from tests.conftest import ROOT, run_inv
 
 COMMANDS = [
     "compare",
+    "export",
     "image",
     "kill",
     "logs",

@@ -250,3 +250,34 @@ def test_request_shaping_is_validated(tmp_path):
         "top_k": 20,
     }
     assert cfg.task_params(mmlu).extra_body == {"chat_template_kwargs": {"enable_thinking": False}}
+
+
+def test_export_settings_default_and_validate(tmp_path):
+    cfg = config.load(write(tmp_path, BASE))
+    assert cfg.execution.auto_export == []
+    assert cfg.export.mlflow.experiment_name == "proctor"
+    assert cfg.export.mlflow.tracking_uri is None
+    message = error(
+        tmp_path, BASE, ["export.mlflow.tracking_uri=https://me:hunter2@mlflow.example"]
+    )
+    assert "export.mlflow.tracking_uri" in message and "MLFLOW_TRACKING_PASSWORD" in message
+    assert "hunter2" not in message
+    message = error(tmp_path, BASE, ["export.mlflow.run_name={task}-{modle}"])
+    assert "export.mlflow.run_name" in message and "{model}" in message
+    assert "execution.auto_export" in error(tmp_path, BASE, ["execution.auto_export=[wandb]"])
+
+
+def test_auto_export_without_a_tracking_uri_starts_nothing(tmp_path, monkeypatch):
+    from proctor.launcher.run.launch import prepare
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    path = write(tmp_path, {**BASE, "execution": {"auto_export": ["mlflow"]}})
+    with pytest.raises(ProctorError, match="export.mlflow.tracking_uri or MLFLOW_TRACKING_URI"):
+        prepare(str(path), cwd=tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    plan, files = prepare(str(path), cwd=tmp_path)
+    assert "-m proctor.launcher.results.export" in files["run_all.sh"][0]
+    assert (
+        "proctor.launcher.results.export"
+        not in prepare(str(write(tmp_path, BASE, "b.yaml")), cwd=tmp_path)[1]["run_all.sh"][0]
+    )

@@ -40,7 +40,7 @@ CREDENTIAL_PARAMS = {"key", "api-key", "api_key", "apikey", "token", "access_tok
 # Hostnames as DNS and the URL standard allow them (IPv6 literals are checked apart).
 _HOSTNAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
 # Where a ValidationError's input is never echoed: it may be a pasted secret.
-_SECRET_KEYS = {"api_key_name", "env_vars", "url"}
+_SECRET_KEYS = {"api_key_name", "env_vars", "url", "tracking_uri"}
 
 
 class _Strict(BaseModel):
@@ -301,11 +301,50 @@ class Execution(_Strict):
     network: Literal["auto", "host", "bridge"] = "auto"
     extra_docker_args: list[str] = Field(default_factory=list)
     image: str = DEFAULT_IMAGE
+    auto_export: list[Literal["mlflow"]] = Field(default_factory=list)  # when run_all.sh ends
 
     @field_validator("image")
     @classmethod
     def _image_ref(cls, v: str | None) -> str | None:
         return None if v is None else _image(v)
+
+
+RUN_NAME_FIELDS = ("invocation", "task", "benchmark", "model")
+
+
+class MlflowExport(_Strict):
+    """Where `inv export --to mlflow` (and execution.auto_export) puts an invocation."""
+
+    tracking_uri: str | None = None  # default: MLFLOW_TRACKING_URI (environment or .env)
+    experiment_name: str = Field(default="proctor", min_length=1)
+    run_name: str = "{model} {task} {invocation}"  # placeholders: RUN_NAME_FIELDS
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None and "@" in urlsplit(v).netloc:
+            raise ValueError(
+                "must not hold credentials (they would be written to invocation.yaml): "
+                "name them in .env as MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD "
+                "or MLFLOW_TRACKING_TOKEN"
+            )
+        return v
+
+    @field_validator("run_name")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        try:
+            v.format(**dict.fromkeys(RUN_NAME_FIELDS, ""))
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(
+                f"bad placeholder {e} in {v!r}: use {', '.join('{' + f + '}' for f in RUN_NAME_FIELDS)}"
+            ) from None
+        return v
+
+
+class Export(_Strict):
+    mlflow: MlflowExport = Field(default_factory=MlflowExport)
 
 
 class RunConfig(_Strict):
@@ -317,6 +356,7 @@ class RunConfig(_Strict):
     )
     evaluation: Evaluation
     execution: Execution = Field(default_factory=Execution)
+    export: Export = Field(default_factory=Export)
 
     @model_validator(mode="after")
     def _endpoint_url(self) -> RunConfig:

@@ -12,6 +12,7 @@ from tabulate import tabulate
 from proctor.launcher import config as config_mod
 from proctor.launcher import envfile, executors
 from proctor.launcher.errors import ProctorError
+from proctor.launcher.results import export
 from proctor.launcher.run.plan import Plan, make_plan
 from proctor.launcher.run.render import render_files
 
@@ -40,7 +41,9 @@ def prepare(
     if not out.is_absolute():
         cfg.execution.output_dir = str(cwd / out)
     plan = make_plan(cfg, path, tasks=tasks, env_file=env_path)
-    envfile.require(plan.required_env(), envfile.environment(env_path), env_path)
+    env = envfile.environment(env_path)
+    envfile.require(plan.required_env(), env, env_path)
+    export.preflight(cfg, env)
     _check_datasets(plan)
     return plan, render_files(plan)
 

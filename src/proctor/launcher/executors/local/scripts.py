@@ -169,6 +169,7 @@ def render_run_all(plan: Plan, env: Environment | None = None) -> str:
         max_parallel=plan.config.execution.max_parallel,
         tasks=[job.dirname for job in plan.jobs],
         deployment=plan.deployment is not None,
+        auto_export=plan.config.execution.auto_export,
     )
 
 
