@@ -49,7 +49,7 @@ def run(c, config=None, override=None, task=None, env_file=None, dry_run=False, 
         print(f"dry run: invocation {plan.invocation_id} would be written to {plan.folder}\n")
         print(describe(plan))
         for rel, (text, _mode) in launched.files.items():
-            if rel.endswith(".sh"):
+            if rel.endswith((".sh", ".sbatch")):
                 print(f"\n# ---- {rel} ----\n{text}", end="")
         return
     print(describe(plan))

@@ -47,7 +47,7 @@ def test_every_interpolation_in_the_templates_is_quoted():
         text = re.sub(r"{% raw %}.*?{% endraw %}", "", template.read_text(), flags=re.S)
         for expr in re.findall(r"{{(.*?)}}", text):
             assert re.search(
-                r"\|\s*(q|qwords)\s*$", expr.strip()
+                r"\|\s*(q|qwords|sbatch)\s*$", expr.strip()
             ), f"{template.name}: {{{{{expr}}}}}"
 
 

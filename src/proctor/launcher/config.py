@@ -293,8 +293,60 @@ class Evaluation(_Strict):
     _check_env = field_validator("env_vars")(classmethod(lambda cls, v: _env_vars(v)))
 
 
+# Keys only one executor reads: setting one for the other is a one-line error.
+LOCAL_KEYS = ("mode", "max_parallel", "network", "extra_docker_args", "auto_export")
+SLURM_KEYS = (
+    "partition",
+    "account",
+    "qos",
+    "time_limit",
+    "cpus_per_task",
+    "mem",
+    "gpus_per_task",
+    "sbatch_args",
+    "container_runtime",
+    "max_resubmits",
+)
+# Slurm's time formats: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
+_SLURM_TIME = re.compile(r"^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
+_SLURM_MEM = re.compile(r"^\d+[KMGT]?$")
+_SLURM_NAME = re.compile(r"^[A-Za-z0-9_.,-]+$")
+# sbatch options proctor sets itself (or that have their own key): refused in sbatch_args.
+SBATCH_OWN = {
+    "--partition": "partition",
+    "-p": "partition",
+    "--account": "account",
+    "-A": "account",
+    "--qos": "qos",
+    "-q": "qos",
+    "--time": "time_limit",
+    "-t": "time_limit",
+    "--cpus-per-task": "cpus_per_task",
+    "-c": "cpus_per_task",
+    "--mem": "mem",
+    "--mem-per-cpu": "mem",
+    "--mem-per-gpu": "mem",
+    "--gpus-per-task": "gpus_per_task",
+    "--gpus": "gpus_per_task",
+    "-G": "gpus_per_task",
+    "--gres": "gpus_per_task",
+}
+SBATCH_PROCTOR = (
+    "--job-name", "-J", "--output", "-o", "--error", "-e", "--chdir", "-D", "--export",
+    "--export-file", "--signal", "--dependency", "-d", "--parsable", "--hold", "-H", "--wrap",
+    "--array", "-a", "--requeue", "--no-requeue", "--open-mode", "--ntasks", "-n", "--nodes",
+    "-N", "--wait", "-W", "--kill-on-invalid-dep",
+)  # fmt: skip
+
+
 class Execution(_Strict):
-    type: Literal["local"] = "local"
+    """Where the jobs run: ``local`` (Docker on this host) or ``slurm`` (one job per task).
+
+    Local and Slurm keys share the model so every reader has one type; a key of the other
+    executor is refused by ``_keys_match_type`` with a one-line error.
+    """
+
+    type: Literal["local", "slurm"] = "local"
     output_dir: str = "outputs"
     mode: Literal["parallel", "sequential"] = "parallel"
     max_parallel: int = Field(default=4, ge=1, le=256)
@@ -302,6 +354,67 @@ class Execution(_Strict):
     extra_docker_args: list[str] = Field(default_factory=list)
     image: str = DEFAULT_IMAGE
     auto_export: list[Literal["mlflow"]] = Field(default_factory=list)  # when run_all.sh ends
+    # -- slurm --
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time_limit: str | None = None  # per job, in Slurm's formats (e.g. 60, 4:00:00, 1-00)
+    cpus_per_task: int = Field(default=1, ge=1, le=1024)
+    mem: str | None = None  # per node, e.g. 8G
+    gpus_per_task: int = Field(default=0, ge=0, le=64)
+    sbatch_args: list[str] = Field(default_factory=list)
+    container_runtime: Literal["docker", "podman", "none"] = "docker"
+    max_resubmits: int = Field(default=3, ge=0, le=100)
+
+    @field_validator("partition", "account", "qos")
+    @classmethod
+    def _slurm_name(cls, v: str | None) -> str | None:
+        if v is not None and not _SLURM_NAME.match(v):
+            raise ValueError("must be a Slurm name (letters, digits, '_', '.', ',', '-')")
+        return v
+
+    @field_validator("time_limit", mode="before")
+    @classmethod
+    def _time(cls, v: Any) -> Any:
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = str(v)  # YAML reads `time_limit: 60` as a number of minutes
+        if v is not None and (not isinstance(v, str) or not _SLURM_TIME.match(v)):
+            raise ValueError("must be a Slurm time: minutes, HH:MM:SS or D-HH:MM:SS (e.g. 4:00:00)")
+        return v
+
+    @field_validator("mem")
+    @classmethod
+    def _mem(cls, v: str | None) -> str | None:
+        if v is not None and not _SLURM_MEM.match(v):
+            raise ValueError("must be a size in MB or with a unit K, M, G or T (e.g. 8G)")
+        return v
+
+    @field_validator("sbatch_args")
+    @classmethod
+    def _sbatch_args(cls, v: list[str]) -> list[str]:
+        for arg in v:
+            option = arg.split("=", 1)[0]
+            if not arg.startswith("-") or any(c.isspace() for c in arg):
+                raise ValueError(
+                    f"{arg!r} is not one sbatch option: write each as --name=value, without spaces"
+                )
+            if option in SBATCH_OWN:
+                raise ValueError(f"{option} has its own key: set execution.{SBATCH_OWN[option]}")
+            if option in SBATCH_PROCTOR:
+                raise ValueError(f"{option} is set by proctor itself and cannot be overridden")
+        return v
+
+    @model_validator(mode="after")
+    def _keys_match_type(self) -> Execution:
+        other = SLURM_KEYS if self.type == "local" else LOCAL_KEYS
+        for key in other:
+            if key in self.model_fields_set:
+                want = "slurm" if self.type == "local" else "local"
+                raise ValueError(
+                    f"{key} applies to execution.type {want}, not {self.type}: "
+                    f"remove it or set execution.type: {want}"
+                )
+        return self
 
     @field_validator("image")
     @classmethod
@@ -361,6 +474,18 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _endpoint_url(self) -> RunConfig:
         endpoint = self.target.api_endpoint
+        if self.execution.type == "slurm" and isinstance(self.deployment, DockerDeployment):
+            raise ValueError(
+                "deployment.type docker is not supported with execution.type slurm yet: "
+                "serve the model yourself and set target.api_endpoint.url"
+            )
+        if self.execution.type == "slurm" and self.execution.container_runtime == "none":
+            for task in self.evaluation.tasks:
+                if task.container or task.command:
+                    raise ValueError(
+                        f"evaluation.tasks.{task.name}: a task container or command needs a "
+                        "container runtime; execution.container_runtime is none"
+                    )
         if isinstance(self.deployment, DockerDeployment):
             if endpoint.url is None:
                 endpoint.url = self.deployment.endpoint_url(endpoint.type)

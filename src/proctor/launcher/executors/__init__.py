@@ -13,6 +13,7 @@ from proctor.launcher.executors.base import Executor
 
 KNOWN: dict[str, str] = {
     "local": "proctor.launcher.executors.local:LocalExecutor",
+    "slurm": "proctor.launcher.executors.slurm:SlurmExecutor",
 }
 
 

@@ -1,0 +1,257 @@
+"""``execution.type: slurm``: one batch job per task, ``<task>/run.sbatch``.
+
+- render: the ``#SBATCH`` header (validated config values) over the shared task body, with
+  the task in docker or podman on the node, or the launching installation's harness.
+- start: every task with ``sbatch --parsable --hold``, then ONE ``scontrol release``; when
+  an sbatch fails the held ones are cancelled (they never ran), a new invocation's folder
+  is removed, and the error is Slurm's own line. Ids go to ``<task>/logs/slurm.jobs``
+  ("<attempt> <id>" lines, written whole), which a job extends when it resubmits itself.
+- observe: at most ONE squeue and ONE sacct, and none for jobs whose markers say how they
+  ended; facts in Slurm's words for the shared ``derive``.
+- stop: one scancel of every attempt, then wait until squeue no longer lists them (the
+  batch shell's TERM trap stops the container; the node's Epilog is the backstop).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from proctor.launcher.errors import ProctorError
+from proctor.launcher.executors.base import Executor, Facts, JobFacts, Rendered, Terms, Unit
+from proctor.launcher.executors.slurm import commands
+from proctor.launcher.executors.slurm.commands import CLUSTER_ENDS, SlurmFact
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from proctor.launcher.jobs.invocations import Invocation, JobRef
+    from proctor.launcher.jobs.status import JobRow
+    from proctor.launcher.run.plan import Plan
+
+JOBS_FILE = "slurm.jobs"
+SCRIPT = "run.sbatch"
+YOUNG_S = 120.0  # a submission this recent may be missing from sacct (it lags)
+RESUMABLE = "walltime:"  # stage.exit reason of an attempt that resubmitted itself
+
+
+def attempts(logs: Path) -> list[tuple[int, str]]:
+    """(attempt, Slurm job id) of every submission, oldest first."""
+    try:
+        text = (logs / JOBS_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+            out.append((int(parts[0]), parts[1]))
+    return out
+
+
+def _write_attempts(logs: Path, items: list[tuple[int, str]]) -> None:
+    tmp = logs / f".{JOBS_FILE}.{os.getpid()}.tmp"
+    tmp.write_text("".join(f"{n} {i}\n" for n, i in items), encoding="utf-8")
+    os.replace(tmp, logs / JOBS_FILE)
+
+
+def _exit_fields(logs: Path) -> tuple[int | None, str] | None:
+    """stage.exit's (code, reason), None without one."""
+    try:
+        fields = (
+            (logs / "stage.exit").read_text(encoding="utf-8", errors="replace").split(maxsplit=2)
+        )
+    except OSError:
+        return None
+    code = int(fields[1]) if len(fields) > 1 and fields[1].lstrip("-").isdigit() else None
+    return code, (fields[2].strip() if len(fields) > 2 else "")
+
+
+def job_facts(
+    fact: SlurmFact | None,
+    attempt: tuple[int, str],
+    max_attempts: int,
+    *,
+    resubmitted: bool,
+    young: bool,
+) -> JobFacts:
+    """What Slurm says about a job's current attempt, as the boundary's facts. Pure."""
+    shown = f"{attempt[0]}/{max_attempts}"
+    if fact is None:  # purged, or sacct has not caught up yet
+        return JobFacts(queued=young, requeued=resubmitted and young, attempt=shown)
+    if fact.state == "PENDING":
+        reason = fact.reason or "queued"
+        if resubmitted:
+            return JobFacts(
+                unit=Unit(
+                    fact.job_id, fact.state, False, reason=f"the time limit; Slurm: {reason}"
+                ),
+                queued=True,
+                requeued=True,
+                attempt=shown,
+            )
+        return JobFacts(
+            unit=Unit(fact.job_id, fact.state, False, reason=f"Slurm: {reason}"),
+            queued=True,
+            attempt=shown,
+        )
+    if fact.live:
+        return JobFacts(
+            script_alive=True, unit=Unit(fact.job_id, fact.state, True), queued=False, attempt=shown
+        )
+    why = fact.state if fact.state in CLUSTER_ENDS else ""
+    return JobFacts(
+        unit=Unit(fact.job_id, fact.state, False, fact.exit_code, why), queued=False, attempt=shown
+    )
+
+
+class SlurmExecutor(Executor):
+    """Batch jobs on the Slurm cluster whose commands are on PATH."""
+
+    name = "slurm"
+    terms = Terms(unit="Slurm job", service="Slurm", driver="the Slurm queue")
+
+    def preflight(self, plan: Plan) -> None:
+        """Secrets must be in the env file (the job reads them there); images must exist."""
+        from dotenv import dotenv_values
+
+        values = dotenv_values(plan.env_file) if plan.env_file else {}
+        for name in plan.required_env():
+            if not values.get(name):
+                raise ProctorError(
+                    f"{name} must be in the env file {plan.env_file or './.env'} for execution.type "
+                    "slurm: Slurm jobs read secrets from it on the node (an exported variable "
+                    "would be stored by Slurm)"
+                )
+        if plan.config.execution.container_runtime == "docker":
+            from proctor.launcher.executors.local import docker
+
+            client = docker.connect()
+            docker.require_images(client, [j.image for j in plan.jobs], plan.config.execution.image)
+
+    def render(self, plan: Plan, env: Environment) -> Rendered:
+        from proctor.launcher.executors.slurm import scripts
+
+        return scripts.render(plan, env)
+
+    def start(self, folder: Path, tasks: Sequence[str] = ()) -> str:
+        folder = folder.resolve()
+        names = list(tasks) or sorted(p.parent.name for p in folder.glob(f"*/{SCRIPT}"))
+        try:
+            held = self._submit(folder, names)
+        except BaseException:
+            if not tasks:  # a new invocation: leave nothing
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return "Slurm jobs " + ", ".join(held)
+
+    def _submit(self, folder: Path, names: list[str]) -> list[str]:
+        held: dict[str, str] = {}
+        try:
+            for task in names:
+                done = commands.run(
+                    ["sbatch", "--parsable", "--hold", str(folder / task / SCRIPT), "1"],
+                    f"sbatch of task {task} refused",
+                )
+                try:
+                    held[task] = commands.parse_job_id(done.stdout)
+                except ValueError as e:
+                    raise ProctorError(f"sbatch of task {task}: {e}") from None
+            for task, slurm_id in held.items():
+                logs = folder / task / "logs"
+                _write_attempts(logs, [*attempts(logs), (1, slurm_id)])
+            if held:
+                commands.run(["scontrol", "release", ",".join(held.values())], "scontrol release")
+        except BaseException:
+            commands.scancel(held.values())
+            raise
+        return list(held.values())
+
+    def observe(self, invocations: Sequence[Invocation], *, quick: bool = False) -> Facts:
+        current: dict[str, tuple[tuple[int, str], bool, bool, int]] = {}
+        for inv in invocations:
+            max_attempts = _max_attempts(inv)
+            for job in inv.jobs:
+                ended = _exit_fields(job.logs)
+                resubmitted = bool(ended and ended[1].startswith(RESUMABLE))
+                if (
+                    ended
+                    and ended[0] is not None
+                    and not resubmitted
+                    and not (job.logs / "stage.killed").exists()
+                ):
+                    continue  # the markers say how it ended: nothing to ask Slurm
+                tries = attempts(job.logs)
+                if tries:
+                    current[job.id] = (tries[-1], resubmitted, _age_s(job) < YOUNG_S, max_attempts)
+        facts: dict[str, SlurmFact] = {}
+        error = None
+        if current and not quick:
+            ids = {a[1] for a, _r, _y, _m in current.values()}
+            try:
+                facts = commands.squeue(ids)
+                rest = ids - set(facts)
+                if rest:
+                    facts.update(commands.sacct(rest))
+            except ProctorError as e:
+                error = str(e)
+        jobs = {}
+        for job_id, (attempt, resubmitted, young, max_attempts) in current.items():
+            if error or quick:
+                jobs[job_id] = JobFacts(attempt=f"{attempt[0]}/{max_attempts}")
+                continue
+            jobs[job_id] = job_facts(
+                facts.get(attempt[1]), attempt, max_attempts, resubmitted=resubmitted, young=young
+            )
+        # What drives a Slurm invocation is the queue, while any of its jobs is in it.
+        drivers = {
+            inv.id: "the Slurm queue"
+            for inv in invocations
+            if any(
+                (f := jobs.get(job.id)) is not None and (f.queued or f.script_alive or f.requeued)
+                for job in inv.jobs
+            )
+        }
+        return Facts(jobs, drivers, error, self.terms)
+
+    def stop(
+        self, invocation: Invocation, rows: Sequence[JobRow], *, whole: bool, grace: float
+    ) -> list[str]:
+        ids = [i for row in rows for _n, i in attempts(row.job.logs)]
+        commands.scancel(ids)
+        deadline = time.monotonic() + grace + 40  # TERM, then SIGKILL after KillWait
+        while ids and time.monotonic() < deadline:
+            if not commands.squeue(ids):
+                break
+            time.sleep(0.5)
+        return [f"scancel {', '.join(ids)}"] if ids else []
+
+    def busy(self, invocation: Invocation, rows: Sequence[JobRow]) -> dict[str, str]:
+        current = {row.job.id: tries[-1][1] for row in rows if (tries := attempts(row.job.logs))}
+        live = commands.squeue(current.values()) if current else {}
+        return {
+            job_id: f"already {live[sid].state} in Slurm (job {sid})"
+            for job_id, sid in current.items()
+            if sid in live
+        }
+
+
+def _age_s(job: JobRef) -> float:
+    try:
+        return time.time() - (job.logs / JOBS_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _max_attempts(inv: Invocation) -> int:
+    import yaml
+
+    try:
+        record = yaml.safe_load((inv.folder / "invocation.yaml").read_text(encoding="utf-8"))
+        return int(record["config"]["execution"].get("max_resubmits", 3)) + 1
+    except (OSError, KeyError, TypeError, ValueError, AttributeError):
+        return 1

@@ -1,0 +1,312 @@
+"""`execution.type: slurm` for real: the cluster of scripts/slurm-cluster.sh runs the jobs.
+
+One cluster serves the whole session (the ``slurm_cluster`` fixture fails, never skips,
+when it is down); jobs are short because they share two cores with everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from proctor.launcher.images import HARNESS_LATEST
+from tests.fakes.endpoint import FakeEndpoint
+from tests.integration.conftest import CLUSTER_SCRIPT
+from tests.integration.helpers import (
+    BASE_IMAGE,
+    all_text_under,
+    by_sample_and_repeat,
+    invocation_dir,
+    wait_for,
+    write_config,
+    write_questions,
+)
+
+pytestmark = [pytest.mark.slurm, pytest.mark.docker]
+
+
+@pytest.fixture(scope="module")
+def podman_image(slurm_cluster) -> str:
+    """The harness image, copied into podman when podman's copy differs."""
+    subprocess.run([CLUSTER_SCRIPT, "podman-load", HARNESS_LATEST], check=True)
+    return HARNESS_LATEST
+
+
+def slurm_config(tmp_path: Path, url: str, tasks: int = 2, n: int = 8, **execution) -> Path:
+    data = write_questions(tmp_path / "data", n)
+    return write_config(
+        tmp_path,
+        [{"name": "jsonl", "dataset_dir": str(data)} for _ in range(tasks)],
+        target={"api_endpoint": {"url": url, "model_id": "m"}},
+        evaluation={"params": {"parallelism": 2}},
+        execution={"type": "slurm", "time_limit": "10", **execution},
+    )
+
+
+def metrics(folder: Path) -> dict[str, dict]:
+    out = {}
+    for results in sorted(folder.glob("*/artifacts/results.json")):
+        data = json.loads(results.read_text())
+        out[results.parent.parent.name] = {k: v["value"] for k, v in data["metrics"].items()}
+    return out
+
+
+def slurm_ids(folder: Path) -> list[str]:
+    return [
+        line.split()[1]
+        for path in sorted(folder.glob("*/logs/slurm.jobs"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def status_json(inv, tmp_path: Path) -> list[dict]:
+    result = inv("status", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    return data[0]["jobs"] if isinstance(data, list) else data["jobs"]
+
+
+def containers_of(runtime: str, inv_id: str) -> list[str]:
+    out = subprocess.run(
+        [runtime, "ps", "-aq", "--filter", f"label=proctor.invocation={inv_id}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()
+
+
+@pytest.fixture(scope="module")
+def local_metrics(tmp_path_factory) -> dict[str, dict]:
+    """The same two-task config run locally (Docker on this host), for comparison."""
+    from tests.conftest import run_inv
+
+    tmp = tmp_path_factory.mktemp("local")
+    with FakeEndpoint() as ep:
+        config = slurm_config(tmp, ep.chat_url)
+        raw = yaml.safe_load(config.read_text())
+        raw["execution"] = {"output_dir": str(tmp / "outputs")}
+        config.write_text(yaml.safe_dump(raw))
+        result = run_inv("run", "--config", str(config), "--wait", cwd=tmp, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return metrics(invocation_dir(tmp))
+
+
+@pytest.mark.parametrize("runtime", ["docker", "podman", "none"])
+def test_two_tasks_succeed_with_the_metrics_of_a_local_run(
+    runtime, tmp_path, inv, slurm_cluster, local_metrics, request
+):
+    if runtime == "podman":
+        request.getfixturevalue("podman_image")
+    with FakeEndpoint() as ep:
+        config = slurm_config(tmp_path, ep.chat_url, container_runtime=runtime)
+        result = inv("run", "--config", str(config), "--wait", cwd=tmp_path, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+    folder = invocation_dir(tmp_path)
+    jobs = status_json(inv, tmp_path)
+    assert [j["state"] for j in jobs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert metrics(folder) == local_metrics and len(local_metrics) == 2
+    assert (folder / "jsonl.1" / "run.sbatch").is_file()
+    assert not (folder / "jsonl.1" / "run.sh").exists()
+    ids = slurm_ids(folder)
+    acct = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-j", ",".join(ids), "-o", "JobID,State,ExitCode"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(acct) == sorted(f"{i}|COMPLETED|0:0" for i in ids)
+    if runtime != "none":
+        assert not containers_of(runtime, folder.name.rsplit("-", 1)[1])
+
+
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
+def test_kill_mid_run_leaves_no_container_and_resume_completes(
+    runtime, tmp_path, inv, slurm_cluster, request
+):
+    if runtime == "podman":
+        request.getfixturevalue("podman_image")
+    n = 80
+    with FakeEndpoint(delay=0.25, key=by_sample_and_repeat) as ep:
+        config = slurm_config(tmp_path, ep.chat_url, tasks=1, n=n, container_runtime=runtime)
+        assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+        folder = invocation_dir(tmp_path)
+        inv_id = folder.name.rsplit("-", 1)[1]
+        journal = folder / "jsonl" / "artifacts" / "samples.jsonl"
+        wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 4, 120)
+        assert containers_of(runtime, inv_id)
+        killed = inv("kill", inv_id, cwd=tmp_path, timeout=120)
+        assert killed.returncode == 0, killed.stderr
+        assert [j["state"] for j in status_json(inv, tmp_path)] == ["KILLED"]
+        assert not containers_of(runtime, inv_id)
+        before = len(journal.read_text().splitlines())
+        assert before < n
+        resumed = inv("resume", "--invocation", inv_id, cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "SUCCEEDED", 180, 1)
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len(lines) == n == len({line["id"] for line in lines})
+    assert len(slurm_ids(folder)) == 2
+    assert not containers_of(runtime, inv_id)
+
+
+def test_a_job_at_its_time_limit_is_resubmitted_and_continues_from_its_journal(
+    tmp_path, inv, slurm_cluster
+):
+    # parallelism 1 x 0.9 s x 40 samples: about 40 s of work; with a one-minute limit the
+    # warning (--signal=B:USR1@30, limits checked about every 30 s) comes 0-30 s in, so at
+    # least two attempts, at most four.
+    n = 40
+    with FakeEndpoint(delay=0.9, key=by_sample_and_repeat) as ep:
+        config = slurm_config(tmp_path, ep.chat_url, tasks=1, n=n, time_limit="1", max_resubmits=3)
+        raw = yaml.safe_load(config.read_text())
+        raw["evaluation"]["params"]["parallelism"] = 1
+        config.write_text(yaml.safe_dump(raw))
+        assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+        folder = invocation_dir(tmp_path)
+        reasons = set()
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            (job,) = status_json(inv, tmp_path)
+            reasons.add(job.get("attempt", ""))
+            if job["state"] in ("SUCCEEDED", "FAILED", "LOST", "KILLED"):
+                break
+            time.sleep(2)
+        assert job["state"] == "SUCCEEDED", job
+        counts = ep.counts()
+    journal = folder / "jsonl" / "artifacts" / "samples.jsonl"
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len(lines) == n == len({line["id"] for line in lines})
+    tries = (folder / "jsonl" / "logs" / "slurm.jobs").read_text().split("\n")
+    attempts = [t for t in tries if t.strip()]
+    assert len(attempts) >= 2 and attempts[1].startswith("2 ")
+    assert "2/4" in reasons, reasons
+    # Only what was in flight at a graceful stop may have been asked twice.
+    assert sum(c - 1 for c in counts.values()) <= len(attempts) - 1, counts
+    log = (folder / "jsonl" / "logs" / "stdout.log").read_text()
+    assert "the time limit is near" in log
+
+
+def test_held_failed_and_refused_jobs(tmp_path, inv, slurm_cluster):
+    config = write_config(
+        tmp_path,
+        [
+            {"name": "held", "container": BASE_IMAGE, "command": "sleep 1"},
+            {"name": "seven", "container": BASE_IMAGE, "command": "echo bye; exit 7"},
+        ],
+        execution={"type": "slurm", "time_limit": "5"},
+    )
+    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    bad = inv("run", "--config", str(config), "-o", "execution.partition=nosuch", cwd=tmp_path)
+    assert bad.returncode != 0
+    message = bad.stderr.strip()
+    assert len(message.splitlines()) == 1 and "invalid partition" in message.lower(), message
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").iterdir())
+    after = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    assert after == before
+
+    raw = yaml.safe_load(config.read_text())
+    raw["evaluation"]["tasks"][0]["command"] = "sleep 1"
+    raw["execution"]["sbatch_args"] = ["--begin=now+3600"]
+    config.write_text(yaml.safe_dump(raw))
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    held_id, seven_id = slurm_ids(folder)
+    subprocess.run(["scontrol", "hold", held_id], check=True)
+    subprocess.run(["scontrol", "update", f"JobId={seven_id}", "StartTime=now"], check=True)
+    wait_for(lambda: status_json(inv, tmp_path)[1]["state"] == "FAILED", 120, 1)
+    held, seven = status_json(inv, tmp_path)
+    assert held["state"] == "PENDING" and "JobHeld" in held["reason"], held
+    assert seven["exit_code"] == 7 and "exit code 7" in seven["reason"], seven
+
+    # One `inv status` runs at most one squeue and one sacct, through a recording wrapper.
+    wrappers = tmp_path / "bin"
+    wrappers.mkdir()
+    calls = tmp_path / "calls"
+    for name in ("sbatch", "squeue", "sacct", "scontrol", "scancel", "sinfo"):
+        real = subprocess.run(["which", name], capture_output=True, text=True).stdout.strip()
+        (wrappers / name).write_text(f'#!/bin/sh\necho {name} >>{calls}\nexec {real} "$@"\n')
+        (wrappers / name).chmod(0o755)
+    path = f"{wrappers}:{os.environ['PATH']}"
+    result = inv("status", env={"PATH": path}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    made = Counter(calls.read_text().split())
+    assert made["squeue"] <= 1 and made["sacct"] <= 1 and made["squeue"] + made["sacct"] >= 1
+    assert set(made) <= {"squeue", "sacct"}, made
+
+    killed = inv("kill", folder.name.rsplit("-", 1)[1], cwd=tmp_path, timeout=120)
+    assert killed.returncode == 0, killed.stderr
+    assert [j["state"] for j in status_json(inv, tmp_path)] == ["KILLED", "FAILED"]
+
+
+def test_the_key_never_reaches_the_script_slurm_records_or_a_command_line(
+    tmp_path, inv, slurm_cluster
+):
+    key = "sk-sentinel-" + secrets.token_hex(16)
+    (tmp_path / ".env").write_text(f"PROCTOR_SECRET_KEY={key}\n")
+    with FakeEndpoint(delay=0.3, record=True) as ep:
+        config = slurm_config(tmp_path, ep.chat_url, tasks=1, n=12)
+        raw = yaml.safe_load(config.read_text())
+        raw["target"]["api_endpoint"]["api_key_name"] = "PROCTOR_SECRET_KEY"
+        config.write_text(yaml.safe_dump(raw))
+        env = {"PROCTOR_SECRET_KEY": key}  # exported too: it must still not travel
+        result = inv("run", "--config", str(config), cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        folder = invocation_dir(tmp_path)
+        (slurm_id,) = slurm_ids(folder)
+        seen_running = False
+        records = ""
+        while not (folder / "jsonl" / "logs" / "stage.exit").exists():
+            ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            assert key not in ps
+            shown = subprocess.run(
+                ["scontrol", "show", "job", "-dd", slurm_id], capture_output=True, text=True
+            ).stdout
+            if "JobState=RUNNING" in shown:
+                seen_running = True
+                script = subprocess.run(
+                    ["scontrol", "write", "batch_script", slurm_id, "-"],
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                records += shown + script
+            time.sleep(0.2)
+        assert seen_running and "proctor job" in records
+        # slurmctld's own copy of the job: script and environment files.
+        state = subprocess.run(
+            ["grep", "-rl", key, "/var/lib/slurm/slurmctld"], capture_output=True, text=True
+        )
+        assert state.stdout == "", state.stdout
+        assert key not in records
+        assert any(
+            (headers or "") == f"Bearer {key}" for _path, _body, headers in ep.requests
+        ), "the key never reached the endpoint"
+    assert (folder / "jsonl" / "logs" / "stage.exit").read_text().split()[1] == "0"
+    assert key not in all_text_under(folder)
+    assert key not in result.stdout + result.stderr
+    job = subprocess.run(
+        ["sacct", "-j", slurm_id, "-n", "-P", "-o", "JobID,JobName,WorkDir,SubmitLine"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert key not in job
+
+
+def test_a_secret_only_in_the_environment_is_refused(tmp_path, inv, slurm_cluster):
+    with FakeEndpoint() as ep:
+        config = slurm_config(tmp_path, ep.chat_url, tasks=1)
+        raw = yaml.safe_load(config.read_text())
+        raw["target"]["api_endpoint"]["api_key_name"] = "ONLY_EXPORTED_KEY"
+        config.write_text(yaml.safe_dump(raw))
+        result = inv("run", "--config", str(config), cwd=tmp_path, env={"ONLY_EXPORTED_KEY": "x"})
+    assert result.returncode != 0
+    assert "ONLY_EXPORTED_KEY must be in the env file" in result.stderr
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").iterdir())

@@ -1,0 +1,201 @@
+"""The Slurm executor's pure parts: config keys, Slurm output parsing, state mapping, header."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from proctor.launcher import config
+from proctor.launcher.errors import ProctorError
+from proctor.launcher.executors.base import Terms
+from proctor.launcher.executors.slurm import SlurmExecutor, commands, job_facts
+from proctor.launcher.executors.slurm.commands import SlurmFact
+from proctor.launcher.executors.slurm.scripts import render_sbatch, sbatch_options
+from proctor.launcher.jobs.status import ExitMarker, Observation, derive
+from proctor.launcher.run.plan import make_plan
+from proctor.launcher.run.render import environment
+
+BASE = {
+    "target": {"api_endpoint": {"url": "http://127.0.0.1:9/v1", "model_id": "m"}},
+    "evaluation": {"tasks": [{"name": "gsm8k"}]},
+}
+
+
+def validate(**execution):
+    return config.validate({**BASE, "execution": execution}, "c.yaml")
+
+
+def test_slurm_keys_are_validated_with_one_line_errors():
+    ex = validate(type="slurm", partition="gpu", time_limit=90, mem="8G", max_resubmits=2).execution
+    assert (ex.partition, ex.time_limit, ex.mem, ex.max_resubmits) == ("gpu", "90", "8G", 2)
+    cases = {
+        "unknown key 'execution.partiton' (did you mean 'partition'?)": dict(
+            type="slurm", partiton="x"
+        ),
+        "partition applies to execution.type slurm, not local": dict(partition="x"),
+        "max_parallel applies to execution.type local, not slurm": dict(
+            type="slurm", max_parallel=2
+        ),
+        "--mem-per-cpu has its own key: set execution.mem": dict(
+            type="slurm", sbatch_args=["--mem-per-cpu=2G"]
+        ),
+        "--output is set by proctor itself": dict(type="slurm", sbatch_args=["--output=x"]),
+        "not one sbatch option": dict(type="slurm", sbatch_args=["--comment=a b"]),
+        "must be a Slurm time": dict(type="slurm", time_limit="soon"),
+        "must be a size": dict(type="slurm", mem="lots"),
+        "must be a Slurm name": dict(type="slurm", partition="a b"),
+        "input should be 'docker', 'podman' or 'none'": dict(type="slurm", container_runtime="lxc"),
+    }
+    for message, execution in cases.items():
+        with pytest.raises(ProctorError) as err:
+            validate(**execution)
+        text = str(err.value)
+        assert message.lower() in text.lower() and "\n" not in text, text
+
+
+def test_slurm_refuses_a_docker_deployment():
+    raw = {**BASE, "deployment": {"type": "docker"}, "execution": {"type": "slurm"}}
+    raw["target"] = {"api_endpoint": {"model_id": "m"}}
+    with pytest.raises(ProctorError, match="not supported with execution.type slurm"):
+        config.validate(raw, "c.yaml")
+
+
+def test_parsers_read_slurms_parsable_output():
+    assert commands.parse_job_id("123\n") == "123"
+    assert commands.parse_job_id("124;cluster\n") == "124"
+    with pytest.raises(ValueError):
+        commands.parse_job_id("sbatch: error: nope")
+    queue = commands.parse_squeue("5|PENDING|Priority\n6|RUNNING|None\n\n")
+    assert queue["5"] == SlurmFact("5", "PENDING", "Priority")
+    assert queue["6"].reason == "" and queue["6"].live
+    acct = commands.parse_sacct(
+        "7|FAILED|7:0|2026-12-02T10:00:00|2026-12-02T10:00:02\n"
+        "7.batch|FAILED|7:0|2026-12-02T10:00:00|2026-12-02T10:00:02\n"
+        "8|CANCELLED by 0|0:15|2026-12-02T10:00:00|Unknown\n"
+        "9|TIMEOUT|0:0|None|None\n"
+    )
+    assert set(acct) == {"7", "8", "9"}
+    assert (acct["7"].state, acct["7"].exit_code) == ("FAILED", 7)
+    assert acct["7"].start == datetime(2026, 12, 2, 10, tzinfo=UTC)
+    assert (acct["8"].state, acct["8"].signal, acct["8"].end) == ("CANCELLED", 15, None)
+    assert not acct["9"].live
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (None, 0),
+        ("1", 60),
+        ("90", 5400),
+        ("2:30", 150),
+        ("1:00:00", 3600),
+        ("1-00", 86400),
+        ("1-2:03", 93780),
+        ("0-0:0:5", 5),
+    ],
+)
+def test_time_limits_in_seconds(text, seconds):
+    assert commands.time_limit_seconds(text) == seconds
+
+
+NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
+ONE = (1, "41")
+TWO = (2, "42")
+TERMS = SlurmExecutor.terms
+
+
+def state_of(markers: dict, fact, attempt, *, resubmitted=False, young=False):
+    facts = job_facts(fact, attempt, 4, resubmitted=resubmitted, young=young)
+    obs = Observation(
+        now=NOW,
+        script_alive=facts.script_alive,
+        unit=facts.unit,
+        queued=facts.queued,
+        requeued=facts.requeued,
+        attempt=facts.attempt,
+        terms=TERMS,
+        **markers,
+    )
+    return derive(obs), facts
+
+
+@pytest.mark.parametrize(
+    ("markers", "fact", "young", "state", "reason"),
+    [
+        ({}, SlurmFact("41", "PENDING", "Priority"), False, "PENDING", "Slurm: Priority"),
+        ({}, SlurmFact("41", "PENDING", "JobHeldUser"), False, "PENDING", "JobHeldUser"),
+        ({}, None, True, "PENDING", "queued"),
+        ({"pre_start": True, "running": True}, SlurmFact("41", "RUNNING"), False, "RUNNING", ""),
+        ({"running": True}, SlurmFact("41", "COMPLETED", exit_code=0), False, "LOST", "resume"),
+        ({"running": True}, None, False, "LOST", "resume"),
+        ({"exit": ExitMarker(7)}, SlurmFact("41", "FAILED", exit_code=7), False, "FAILED", "7"),
+        ({"exit": ExitMarker(0)}, SlurmFact("41", "COMPLETED"), False, "SUCCEEDED", ""),
+        ({"killed": True}, SlurmFact("41", "RUNNING"), False, "KILLED", "stopping"),
+    ],
+)
+def test_slurm_facts_feed_the_shared_derivation(markers, fact, young, state, reason):
+    got, _facts = state_of(markers, fact, ONE, young=young)
+    assert got.state == state
+    assert reason in got.reason, got.reason
+
+
+def test_a_resubmitted_job_waits_as_pending_with_its_attempt():
+    markers = {"running": True, "exit": ExitMarker(143, "walltime: resubmitted as Slurm job 42")}
+    got, facts = state_of(markers, SlurmFact("42", "PENDING", "Dependency"), TWO, resubmitted=True)
+    assert got.state == "PENDING" and "time limit" in got.reason and "Dependency" in got.reason
+    assert facts.attempt == "2/4" and facts.requeued
+
+
+def test_cluster_ends_are_named_in_slurms_words():
+    for state in ("TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY"):
+        facts = job_facts(
+            SlurmFact("41", state, exit_code=0), ONE, 4, resubmitted=False, young=False
+        )
+        assert facts.unit is not None and facts.unit.reason == state and not facts.unit.alive
+    assert Terms(unit="Slurm job", service="Slurm", driver="the Slurm queue") == TERMS
+
+
+def test_the_header_and_script(tmp_path: Path):
+    raw = {
+        **BASE,
+        "evaluation": {"tasks": [{"name": "gsm8k"}]},
+        "execution": {
+            "type": "slurm",
+            "output_dir": str(tmp_path),
+            "partition": "gpu",
+            "account": "proj",
+            "qos": "high",
+            "time_limit": "4:00:00",
+            "cpus_per_task": 4,
+            "mem": "16G",
+            "gpus_per_task": 1,
+            "sbatch_args": ["--exclusive", "--constraint=a100"],
+            "container_runtime": "podman",
+        },
+    }
+    cfg = config.validate(raw, "c.yaml")
+    plan = make_plan(cfg, tmp_path / "c.yaml")
+    (job,) = plan.jobs
+    options = sbatch_options(plan, job)
+    for want in (
+        "--partition=gpu",
+        "--account=proj",
+        "--qos=high",
+        "--time=4:00:00",
+        "--signal=B:USR1@30",
+        "--cpus-per-task=4",
+        "--mem=16G",
+        "--gpus-per-task=1",
+        "--exclusive",
+        "--constraint=a100",
+        "--requeue",
+    ):
+        assert want in options
+    script = render_sbatch(plan, job, environment())
+    assert "#SBATCH --partition=gpu\n" in script
+    assert "podman run --init -i" in script and "docker run" not in script
+    assert "MAX_ATTEMPTS=4" in script and "TIME_LIMIT_S=14400" in script
+    header = [line for line in script.splitlines() if line.startswith("#SBATCH")]
+    assert len(header) == len(options)
