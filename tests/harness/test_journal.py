@@ -13,6 +13,7 @@ from proctor.harness.journal import Entry, Journal, JournalMismatchError
 
 HASH = "0123456789abcdef"
 FIELDS = [
+    "schema_version",
     "id",
     "repeat",
     "config_hash",

@@ -4,14 +4,18 @@ A line is written, and flushed, only after its sample is scored (or has failed f
 good), so killing the harness at any moment loses at most the requests in flight.
 Line fields, in this order (other tools read this format; keep the names):
 
-    id, repeat, config_hash, status ("scored" | "error"), prompt, response, reasoning,
-    finish_reason, usage {prompt_tokens, completion_tokens}, latency_s, attempts,
-    target, extracted, scores {metric: float}, error (null | "<class>: <message>"),
-    time (ISO 8601 UTC), with params.num_fewshot only: fewshot (the example ids, in the
-    order the prompt shows them), and on log-likelihood samples only: loglikelihood {chosen,
-    chosen_norm, choices [{context (when the choices' contexts differ), continuation,
+    schema_version, id, repeat, config_hash, status ("scored" | "error"), prompt,
+    response, reasoning, finish_reason, usage {prompt_tokens, completion_tokens},
+    latency_s, attempts, target, extracted, scores {metric: float}, error (null |
+    "<class>: <message>"), time (ISO 8601 UTC), with params.num_fewshot only: fewshot
+    (the example ids, in the order the prompt shows them), and on log-likelihood samples
+    only: loglikelihood {chosen, chosen_norm, choices [{context (when the choices'
+    contexts differ), continuation,
     chars, loglikelihood, tokens}]}, on judged samples only: judgement {model_id,
     replies, verdicts, usage, attempts}
+
+The model of a line is proctor.harness.exchange.JournalLine, shared with every reader;
+lines written before schema_version existed read as version 1.
 
 Judged benchmarks also keep answers.jsonl (proctor.harness.judge): each answer is
 journaled there as soon as it arrives, so a resume re-sends only missing judgements.
@@ -36,8 +40,8 @@ from typing import Any, Literal
 from proctor.harness.atomicfile import temp_path
 from proctor.harness.benchmarks.base import Message
 from proctor.harness.errors import InputError
+from proctor.harness.exchange import JournalLine, Usage
 from proctor.harness.metrics import Tally
-from proctor.harness.untrusted import finite, loads
 
 FILENAME = "samples.jsonl"
 
@@ -73,33 +77,6 @@ class Entry:
     loglikelihood: dict[str, Any] | None = None
     judgement: dict[str, Any] | None = None
     fewshot: list[str] | None = None
-
-
-def well_formed(line: Any) -> bool:
-    """A journal line of the shape append() writes; anything else is dropped and counted.
-
-    The file is data, not trusted code: a hand-edited or corrupted line with a non-number
-    score, a list for usage or a boolean repeat must not crash a resume or a report.
-    """
-    if not isinstance(line, dict):
-        return False
-    repeat, scores, usage = line.get("repeat"), line.get("scores"), line.get("usage")
-    if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
-        return False
-    if not isinstance(line.get("id"), str | int) or isinstance(line.get("id"), bool):
-        return False
-    if line.get("status") not in ("scored", "error"):
-        return False
-    if scores is not None and (
-        not isinstance(scores, dict) or not all(finite(v) for v in scores.values())
-    ):
-        return False
-    if usage is not None and (
-        not isinstance(usage, dict) or not all(v is None or finite(v) for v in usage.values())
-    ):
-        return False
-    latency = line.get("latency_s")
-    return latency is None or finite(latency)
 
 
 def utc_now() -> str:
@@ -152,43 +129,41 @@ class Journal:
                     self.discarded += 1
                     dropped.add(number)
                     continue
-                if line.get("config_hash") != self.config_hash:
+                if line.config_hash != self.config_hash:
                     raise JournalMismatchError(
                         f"{self.path} line {number + 1} was written with config hash "
-                        f"{line.get('config_hash')!r}, this task's is {self.config_hash!r}: "
+                        f"{line.config_hash!r}, this task's is {self.config_hash!r}: "
                         "start a new invocation instead"
                     )
-                key = (str(line.get("id")), line.get("repeat"))
-                if line.get("status") != "scored":
+                key = line.key
+                if not line.scored:
                     self.retrying += 1
                     dropped.add(number)
                 elif key in self._done:
                     self.discarded += 1
                     dropped.add(number)
                 else:
-                    self._done.add(key)  # type: ignore[arg-type]  # repeat checked in _parse
+                    self._done.add(key)
                     self.kept += 1
                     self._count(line)
         return dropped
 
     @staticmethod
-    def _parse(raw: bytes) -> dict[str, Any] | None:
+    def _parse(raw: bytes) -> JournalLine | None:
         if not raw.endswith(b"\n"):  # torn: the writer died inside this line
             return None
-        try:
-            line = loads(raw)  # NaN/Infinity or deep nesting: not a line we wrote
-        except ValueError:
-            return None
-        return line if well_formed(line) else None
+        # NaN/Infinity, deep nesting, a non-number score: not a line we wrote.
+        line: JournalLine | None = JournalLine.parse(raw)
+        return line
 
-    def _count(self, line: dict[str, Any]) -> None:
-        usage = line.get("usage") or {}
+    def _count(self, line: JournalLine) -> None:
+        usage = line.usage or Usage()
         self.tally.add(
-            line.get("status", "error"),
-            line.get("scores"),
-            usage.get("prompt_tokens"),
-            usage.get("completion_tokens"),
-            line.get("latency_s"),
+            line.status,
+            line.scores,
+            _tokens(usage.prompt_tokens),
+            _tokens(usage.completion_tokens),
+            line.latency_s,
         )
 
     def _rewrite_without(self, dropped: set[int]) -> None:
@@ -206,33 +181,29 @@ class Journal:
         key = (entry.id, entry.repeat)
         if key in self._done:
             raise ValueError(f"{key} is already in the journal")
-        line: dict[str, Any] = {
-            "id": entry.id,
-            "repeat": entry.repeat,
-            "config_hash": self.config_hash,
-            "status": entry.status,
-            "prompt": entry.prompt,
-            "response": entry.response,
-            "reasoning": entry.reasoning,
-            "finish_reason": entry.finish_reason,
-            "usage": {
-                "prompt_tokens": entry.prompt_tokens,
-                "completion_tokens": entry.completion_tokens,
-            },
-            "latency_s": entry.latency_s,
-            "attempts": entry.attempts,
-            "target": entry.target,
-            "extracted": entry.extracted,
-            "scores": entry.scores,
-            "error": entry.error,
-            "time": utc_now(),
-        }
-        if entry.loglikelihood is not None:
-            line["loglikelihood"] = entry.loglikelihood
-        if entry.judgement is not None:
-            line["judgement"] = entry.judgement
-        if entry.fewshot is not None:
-            line["fewshot"] = entry.fewshot
+        line = JournalLine(
+            id=entry.id,
+            repeat=entry.repeat,
+            config_hash=self.config_hash,
+            status=entry.status,
+            prompt=entry.prompt,
+            response=entry.response,
+            reasoning=entry.reasoning,
+            finish_reason=entry.finish_reason,
+            usage=Usage(
+                prompt_tokens=entry.prompt_tokens, completion_tokens=entry.completion_tokens
+            ),
+            latency_s=entry.latency_s,
+            attempts=entry.attempts,
+            target=entry.target,
+            extracted=entry.extracted,
+            scores=entry.scores,
+            error=entry.error,
+            time=utc_now(),
+            loglikelihood=entry.loglikelihood,
+            judgement=entry.judgement,
+            fewshot=entry.fewshot,
+        ).dump()
         # ASCII escapes: a lone surrogate in a model's output cannot break the UTF-8 file.
         # default=str: a benchmark's target or extracted answer may be any object.
         self._file.write(json.dumps(line, default=str) + "\n")
@@ -268,6 +239,10 @@ def scores_by_id(path: Path) -> dict[str, list[dict[str, float]]]:
     with open(path, "rb") as f:
         for raw in f:
             line = Journal._parse(raw)
-            if line is not None and line.get("status") == "scored":
-                out.setdefault(str(line.get("id")), []).append(line.get("scores") or {})
+            if line is not None and line.scored:
+                out.setdefault(line.id, []).append(line.numbers())
     return out
+
+
+def _tokens(value: float | None) -> int | None:
+    return None if value is None else int(value)

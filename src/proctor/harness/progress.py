@@ -5,7 +5,8 @@
 
 ``done`` counts scored samples, resumed ones included; ``failed`` counts samples whose
 retries ran out in this process; the rate is over this process's recent completions
-(resumed samples took no time here). Field order is part of the format. The file is
+(resumed samples took no time here). The model is proctor.harness.exchange.ProgressFile;
+field order is part of the format. The file is
 replaced atomically, so a reader never sees half of it.
 """
 
@@ -18,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from proctor.harness.atomicfile import write_atomic
+from proctor.harness.exchange import ProgressFile
 from proctor.harness.journal import utc_now
 
-SCHEMA_VERSION = 1
 FILENAME = "progress.json"
 RATE_WINDOW_S = 30.0  # long enough to smooth bursts, short enough to follow a slowdown
 
@@ -75,15 +76,14 @@ class Progress:
         rate = self.rate_per_s()
         remaining = max(0, self.total - self.done - self.failed)
         eta = remaining / rate if rate > 0 else (0.0 if remaining == 0 else None)
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "done": self.done,
-            "failed": self.failed,
-            "total": self.total,
-            "rate_per_s": round(rate, 3),
-            "eta_s": None if eta is None else round(eta, 1),
-            "updated_at": utc_now(),
-        }
+        return ProgressFile(
+            done=self.done,
+            failed=self.failed,
+            total=self.total,
+            rate_per_s=round(rate, 3),
+            eta_s=None if eta is None else round(eta, 1),
+            updated_at=utc_now(),
+        ).model_dump()
 
     def write(self) -> None:
         """Replace progress.json with the current snapshot."""

@@ -28,6 +28,7 @@ from proctor.harness.atomicfile import write_atomic
 from proctor.harness.benchmarks.base import Benchmark, Sample, judged_by
 from proctor.harness.client import Client, Completion, api_key, endpoint_url, format_prompt
 from proctor.harness.errors import InputError
+from proctor.harness.exchange import ResultsFile
 from proctor.harness.journal import FILENAME as JOURNAL_FILENAME
 from proctor.harness.journal import Entry, Journal, scores_by_id, utc_now
 from proctor.harness.judge import TwoStage, judge_key
@@ -40,7 +41,6 @@ from proctor.harness.sandbox import Sandbox, SandboxError
 from proctor.harness.taskfile import TaskSpec
 from proctor.harness.untrusted import cut, printable
 
-RESULTS_SCHEMA_VERSION = 1
 EXIT_OK, EXIT_BAD_INPUT, EXIT_ERROR_RATE, EXIT_STORAGE = 0, 2, 3, 4
 EXIT_SIGNAL = {signal.SIGTERM: 143, signal.SIGINT: 130}
 PROGRESS_INTERVAL_S = 1.0
@@ -233,18 +233,18 @@ def _results(spec: TaskSpec, prep: _Prepared, started_at: str, wall_s: float) ->
         summary["metrics"].update({k: asdict(summarize(v)) for k, v in per_id.items() if v})
     errors = summary["counts"]["errors"]
     exceeded = total > 0 and errors / total > spec.params.max_error_rate
-    return {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "task": spec.name,
-        "benchmark": spec.benchmark,
-        "model_id": spec.endpoint.model_id,
-        "config_hash": spec.config_hash(),
-        "harness_version": __version__,
-        "status": "error_rate_exceeded" if exceeded else "ok",
-        "max_error_rate": spec.params.max_error_rate,
+    results = ResultsFile(
+        task=spec.name,
+        benchmark=spec.benchmark,
+        model_id=spec.endpoint.model_id,
+        config_hash=spec.config_hash(),
+        harness_version=__version__,
+        status="error_rate_exceeded" if exceeded else "ok",
+        max_error_rate=spec.params.max_error_rate,
         **summary,
-        "timing": {"started_at": started_at, "finished_at": utc_now(), "wall_s": round(wall_s, 3)},
-    }
+        timing={"started_at": started_at, "finished_at": utc_now(), "wall_s": round(wall_s, 3)},
+    )
+    return results.model_dump(mode="json")
 
 
 async def run(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None = None) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from proctor.harness.exchange import InvocationRecord
 from proctor.launcher import names
 from proctor.launcher.errors import ProctorError
 
@@ -110,43 +111,40 @@ def load(folder: Path) -> Invocation:
         raise ProctorError(f"{path} is not UTF-8 text: was it edited by hand?") from None
     except yaml.YAMLError:
         raise ProctorError(f"{path} is not valid YAML: was it edited by hand?") from None
-    try:
-        inv_id = str(record["id"])
-        for j in record["jobs"]:
-            # The file is data: a task or id with "../" or a newline must not become a path.
-            if names.task_name_problem(j["task"]) or not _JOB_ID.fullmatch(str(j["id"])):
-                raise ProctorError(
-                    f"{path}: job {str(j['id'])[:40]!r} has an unusable task or id "
-                    f"{str(j['task'])[:40]!r}: was it edited by hand?"
-                )
-        jobs = tuple(
-            JobRef(
-                id=str(j["id"]),
-                index=int(j["index"]),
-                task=str(j["task"]),
-                folder=folder / j["task"],
+    parsed: InvocationRecord | None = InvocationRecord.parse(record)
+    if parsed is None:
+        raise ProctorError(f"{path} lacks the id or the job list: was it edited by hand?")
+    for j in parsed.jobs:
+        # The file is data: a task or id with "../" or a newline must not become a path.
+        if names.task_name_problem(j.task) or not _JOB_ID.fullmatch(j.id):
+            raise ProctorError(
+                f"{path}: job {j.id[:40]!r} has an unusable task or id "
+                f"{j.task[:40]!r}: was it edited by hand?"
             )
-            for j in record["jobs"]
-        )
-        execution = (record.get("config") or {}).get("execution") or {}
-        match = FOLDER.match(folder.name)
+    jobs = tuple(
+        JobRef(id=j.id, index=j.index, task=j.task, folder=folder / j.task) for j in parsed.jobs
+    )
+    execution = (parsed.config or {}).get("execution")
+    execution = execution if isinstance(execution, dict) else {}
+    match = FOLDER.match(folder.name)
+    try:
         created = (
             datetime.strptime(match["stamp"], "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
             if match
-            else datetime.fromisoformat(str(record["created"]))
+            else datetime.fromisoformat(str(parsed.created))
         )
         return Invocation(
-            id=inv_id,
+            id=parsed.id,
             folder=folder,
             created=created,
             jobs=jobs,
             mode=str(execution.get("mode", "parallel")),
             max_parallel=int(execution.get("max_parallel", 4)),
-            deployment=bool(record.get("deployment")),
-            config_path=str(record.get("config_path") or ""),
+            deployment=bool(parsed.deployment),
+            config_path=parsed.config_path or "",
             executor=str(execution.get("type") or "local"),
         )
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (TypeError, ValueError):
         raise ProctorError(f"{path} lacks the id or the job list: was it edited by hand?") from None
 
 

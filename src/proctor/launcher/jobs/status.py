@@ -33,7 +33,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from proctor.harness.untrusted import loads, printable
+from proctor.harness.exchange import ProgressFile, ResultsFile
+from proctor.harness.untrusted import printable
 from proctor.launcher import executors
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.executors.base import Facts, JobFacts, Terms, Unit
@@ -335,35 +336,29 @@ def _number(value: Any) -> float | None:
 
 def _progress(path: Path) -> ProgressSeen | None:
     text = _read(path)
-    if not text:
-        return None
-    try:
-        data = loads(text)
-        return ProgressSeen(
-            done=int(data["done"]),
-            failed=int(data.get("failed") or 0),
-            total=int(data["total"]),
-            rate_per_s=_number(data.get("rate_per_s")),
-            eta_s=_number(data.get("eta_s")),
-        )
-    except (ValueError, TypeError, KeyError, AttributeError):
+    data: ProgressFile | None = ProgressFile.parse(text) if text else None
+    if data is None:
         return None  # half-written or not the harness's: show no progress
+    return ProgressSeen(
+        done=data.done,
+        failed=data.failed,
+        total=data.total,
+        rate_per_s=_number(data.rate_per_s),
+        eta_s=_number(data.eta_s),
+    )
 
 
 def _results(path: Path) -> ResultsSeen | None:
-    text = _read(path, 1 << 20)
-    try:
-        data = loads(text or "")
-        counts = data["counts"]
-        return ResultsSeen(
-            status=str(data["status"]),
-            scored=int(counts["scored"]),
-            errors=int(counts["errors"]),
-            total=int(counts["total"]),
-            max_error_rate=_number(data.get("max_error_rate")),
-        )
-    except (ValueError, TypeError, KeyError, AttributeError):
+    data: ResultsFile | None = ResultsFile.parse(_read(path, 1 << 20) or "")
+    if data is None:
         return None
+    return ResultsSeen(
+        status=data.status,
+        scored=data.counts.scored,
+        errors=data.counts.errors,
+        total=data.counts.total,
+        max_error_rate=_number(data.max_error_rate),
+    )
 
 
 def _last_error(log: Path) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from proctor.harness.exchange import JournalLine
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.results import samples, stats
 from proctor.launcher.results.report import InvocationReport, TaskReport, read_task_spec, section
@@ -38,12 +39,12 @@ class Paired:
     target: str
 
     @classmethod
-    def of(cls, record: dict[str, Any]) -> Paired:
+    def of(cls, record: JournalLine) -> Paired:
         return cls(
-            scored=record.get("status") == "scored",
-            scores=samples.scores(record),
-            prompt=_digest(record.get("prompt")),
-            target=_digest(record.get("target")),
+            scored=record.scored,
+            scores=record.numbers(),
+            prompt=_digest(record.prompt),
+            target=_digest(record.target),
         )
 
 

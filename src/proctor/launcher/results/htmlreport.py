@@ -24,6 +24,7 @@ from typing import Any
 
 import proctor
 from proctor.harness.atomicfile import write_atomic
+from proctor.harness.exchange import JournalLine
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.jobs.views import duration
 from proctor.launcher.results import samples
@@ -32,7 +33,6 @@ from proctor.launcher.results.report import (
     TaskReport,
     collect,
     metric_names,
-    section,
     table,
     task_names,
 )
@@ -186,12 +186,11 @@ def _cut(text: Any) -> str:
     return f"{text[:MAX_TEXT]}\n... [cut: {len(text) - MAX_TEXT:,} more characters]"
 
 
-def kind(record: dict[str, Any]) -> str:
+def kind(record: JournalLine) -> str:
     """``error``, ``wrong`` (scored, some score below 1) or ``right``."""
-    if record.get("status") != "scored":
+    if not record.scored:
         return "error"
-    scores = samples.scores(record)
-    return "wrong" if any(v < 1 for v in scores.values()) else "right"
+    return "wrong" if any(v < 1 for v in record.numbers().values()) else "right"
 
 
 def judgement_text(judgement: Any) -> str | None:
@@ -212,24 +211,23 @@ def judgement_text(judgement: Any) -> str | None:
     return "\n\n".join([head, *parts])
 
 
-def sample_row(key: samples.Key, record: dict[str, Any]) -> dict[str, Any]:
+def sample_row(key: samples.Key, record: JournalLine) -> dict[str, Any]:
     """One journal line as the page embeds it: texts cut to MAX_TEXT."""
-    usage = section(record.get("usage"))
     return {
         "id": key[0],
         "repeat": key[1],
         "kind": kind(record),
-        "scores": samples.scores(record),
-        "target": _cut(record.get("target")),
-        "extracted": _cut(record.get("extracted")),
-        "prompt": _cut(samples.prompt_text(record.get("prompt"))),
-        "response": _cut(record.get("response")),
-        "reasoning": _cut(record.get("reasoning")),
-        "error": _cut(record.get("error")),
-        "judgement": _cut(judgement_text(record.get("judgement"))),
-        "finish": record.get("finish_reason") or "",
-        "tokens": usage.get("completion_tokens"),
-        "latency": record.get("latency_s"),
+        "scores": record.numbers(),
+        "target": _cut(record.target),
+        "extracted": _cut(record.extracted),
+        "prompt": _cut(samples.prompt_text(record.prompt)),
+        "response": _cut(record.response),
+        "reasoning": _cut(record.reasoning),
+        "error": _cut(record.error),
+        "judgement": _cut(judgement_text(record.judgement)),
+        "finish": record.finish_reason or "",
+        "tokens": record.usage.completion_tokens if record.usage else None,
+        "latency": record.latency_s,
     }
 
 

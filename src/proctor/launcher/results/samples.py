@@ -1,10 +1,11 @@
 """samples.jsonl as reports read it: leniently, one record per (sample id, repeat).
 
-The harness's journal (proctor.harness.journal) owns the format. A report may read it
-while a task still runs or after a crash, so a torn or unreadable line is skipped, and
-when a key appears twice the later line wins (as it does when the harness resumes).
-A line that is not of the journal's shape (NaN or Infinity, wrong types, JSON nested too
-deeply: proctor.harness.journal.well_formed) is skipped too, and counted for the caller.
+The harness owns the format: each line is read as proctor.harness.exchange.JournalLine,
+the model the journal writes. A report may read it while a task still runs or after a
+crash, so a torn or unreadable line is skipped, and when a key appears twice the later
+line wins (as it does when the harness resumes). A line that is not of the journal's
+shape (NaN or Infinity, wrong types, JSON nested too deeply) is skipped too, and counted
+for the caller.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from proctor.harness.journal import well_formed
-from proctor.harness.untrusted import loads
+from proctor.harness.exchange import JournalLine
 
 FILENAME = "samples.jsonl"
 
@@ -23,7 +23,7 @@ Key = tuple[str, int]
 T = TypeVar("T")
 
 
-def lines(path: Path, skipped: list[int] | None = None) -> Iterator[tuple[Key, dict[str, Any]]]:
+def lines(path: Path, skipped: list[int] | None = None) -> Iterator[tuple[Key, JournalLine]]:
     """Every readable line of a journal with its (id, repeat), streaming; none if missing.
 
     ``skipped`` collects the numbers of the non-blank lines that were not journal lines.
@@ -31,21 +31,18 @@ def lines(path: Path, skipped: list[int] | None = None) -> Iterator[tuple[Key, d
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             for number, line in enumerate(f, start=1):
-                try:
-                    record = loads(line)
-                except ValueError:
-                    record = None
-                if not well_formed(record):
+                record = JournalLine.parse(line)
+                if record is None:
                     if skipped is not None and line.strip():
                         skipped.append(number)
                     continue
-                yield (str(record["id"]), int(record["repeat"])), record
+                yield record.key, record
     except OSError:
         return
 
 
 def read(
-    path: Path, keep: Callable[[dict[str, Any]], T], skipped: list[int] | None = None
+    path: Path, keep: Callable[[JournalLine], T], skipped: list[int] | None = None
 ) -> dict[Key, T]:
     """``keep(line)`` of every sample by (id, repeat), in order; a key's last line wins.
 
@@ -56,20 +53,6 @@ def read(
     for key, record in lines(path, skipped):
         found[key] = keep(record)
     return found
-
-
-def scores(record: dict[str, Any]) -> dict[str, float]:
-    """The numeric scores of a scored line; {} for an error line."""
-    if record.get("status") != "scored":
-        return {}
-    raw = record.get("scores") or {}
-    if not isinstance(raw, dict):
-        return {}
-    return {
-        str(name): float(value)
-        for name, value in raw.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    }
 
 
 def prompt_text(prompt: Any) -> str:

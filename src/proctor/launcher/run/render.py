@@ -18,6 +18,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import proctor
+from proctor.harness.exchange import InvocationRecord, JobRecord
 from proctor.launcher import executors
 from proctor.launcher.run.labels import (
     LABEL_CONFIG_HASH,
@@ -115,35 +116,37 @@ def render_deploy(plan: Plan, env: Environment | None = None) -> str:
 
 
 def invocation_record(plan: Plan, executor_record: dict[str, Any]) -> dict[str, Any]:
-    """invocation.yaml: the resolved config (names of secrets only, never values)."""
-    return {
-        "schema_version": 1,
-        "id": plan.invocation_id,
-        "created": plan.created.isoformat(timespec="seconds"),
-        "proctor_version": proctor.__version__,
-        "config_path": str(plan.config_path.resolve()),
-        "config_hash": plan.config.config_hash(),
-        "env_file": str(plan.env_file) if plan.env_file else None,
-        **executor_record,
-        "deployment": (
+    """invocation.yaml (an InvocationRecord): the resolved config (names of secrets only,
+    never values); the executor's keys (local: network) come right after env_file."""
+    record = InvocationRecord(
+        id=plan.invocation_id,
+        created=plan.created.isoformat(timespec="seconds"),
+        proctor_version=proctor.__version__,
+        config_path=str(plan.config_path.resolve()),
+        config_hash=plan.config.config_hash(),
+        env_file=str(plan.env_file) if plan.env_file else None,
+        deployment=(
             {"container": plan.server_name, "image": plan.deployment.image}
             if plan.deployment
             else None
         ),
-        "jobs": [
-            {
-                "id": plan.job_id(job),
-                "index": job.index,
-                "task": job.dirname,
-                "benchmark": job.spec.benchmark,
-                "image": job.image,
-                "container": job.name,
-                "config_hash": job.spec.config_hash(),
-            }
+        jobs=[
+            JobRecord(
+                id=plan.job_id(job),
+                index=job.index,
+                task=job.dirname,
+                benchmark=job.spec.benchmark,
+                image=job.image,
+                container=job.name,
+                config_hash=job.spec.config_hash(),
+            )
             for job in plan.jobs
         ],
-        "config": plan.config.model_dump(mode="json"),
-    }
+        config=plan.config.model_dump(mode="json"),
+    ).model_dump(mode="json")
+    at = list(record).index("env_file") + 1
+    items = list(record.items())
+    return dict(items[:at] + list(executor_record.items()) + items[at:])
 
 
 def render_files(plan: Plan) -> dict[str, tuple[str, int]]:
