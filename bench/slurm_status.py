@@ -64,6 +64,7 @@ def make_invocation(tmp: Path, jobs: int, slurm: bool, inv_id: str) -> tuple[Pat
     }
     path = tmp / f"{inv_id}.yaml"
     path.write_text(yaml.safe_dump(data))
+    (tmp / "outputs").mkdir(exist_ok=True)
     plan = make_plan(config.load(path), path, invocation_id=inv_id)
     files = render_files(plan)
     write_folder(plan.folder, files, [job.dirname for job in plan.jobs])
