@@ -67,6 +67,7 @@ def test_report_compare_and_html_skip_and_count_bad_lines(tmp_path):
     )
     reports = report.load(tmp_path / "outputs", ["aaaa"])
     assert report.render(reports, "markdown")  # no crash on the NaN results
+    assert "results.json skipped" in report.render(reports, "table")  # and the reader says so
     both = report.load(tmp_path / "outputs", ["aaaa", "bbbb"])
     comparison = compare.compare(*both)
     (task,) = comparison.tasks
@@ -77,6 +78,20 @@ def test_report_compare_and_html_skip_and_count_bad_lines(tmp_path):
     html = htmlreport.render(reports)
     assert f"{len(BAD_LINES)} unreadable journal lines skipped" in html
     assert "NaN" not in html and "Infinity" not in html
+
+
+@pytest.mark.parametrize("bad", ['"NaN"', "null", "[1]", '{"x": 1}', '""'])
+def test_report_counts_metrics_it_skips(tmp_path, bad):
+    folder, _ = hostile_journal(tmp_path)
+    (folder / "gsm8k" / "artifacts" / "results.json").write_text(
+        '{"status": "ok", "metrics": {"accuracy": {"value": 0.5, "n": 4}, "bad": {"value": '
+        + bad
+        + "}}}"
+    )
+    (r,) = report.load(tmp_path / "outputs", ["aaaa"])
+    (task,) = r.tasks
+    assert list(task.metrics) == ["accuracy"]
+    assert "1 metric(s) skipped in results.json" in report.render([r], "table")
 
 
 def test_report_html_from_a_hostile_journal_opens_in_chromium(tmp_path):

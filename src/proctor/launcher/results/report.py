@@ -59,6 +59,8 @@ class TaskReport:
     reason: str
     results: dict[str, Any] | None  # results.json as written
     metrics: dict[str, Metric]
+    unreadable: bool = False  # results.json exists but is not a JSON object (NaN, Infinity, ...)
+    skipped_metrics: int = 0  # metrics whose value is not a finite number
 
     @property
     def task(self) -> str:
@@ -84,9 +86,13 @@ class TaskReport:
 
     def note(self) -> str:
         """What a reader must know beyond the numbers, or ""."""
+        if self.results is None and self.unreadable:
+            return "results.json skipped: not a JSON object of finite numbers"
         if self.results is None:
             why = f": {self.reason}" if self.reason else ""
             return f"no results ({self.state}{why})"
+        if self.skipped_metrics:
+            return f"{self.skipped_metrics} metric(s) skipped in results.json: not finite numbers"
         if self.status not in ("", "ok"):
             errors, total = self.count("errors"), self.count("total")
             return f"{self.status}: {errors} of {total} samples failed"
@@ -145,6 +151,12 @@ def read_task_spec(job: JobRef) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _skipped_metrics(results: dict[str, Any] | None) -> int:
+    """How many of results.json's metrics `_metrics` leaves out (value not a finite number)."""
+    raw = (results or {}).get("metrics")
+    return len(raw) - len(_metrics(results)) if isinstance(raw, dict) else 0
+
+
 def _metrics(results: dict[str, Any] | None) -> dict[str, Metric]:
     out: dict[str, Metric] = {}
     raw = (results or {}).get("metrics")
@@ -167,7 +179,8 @@ def collect(invocation: Invocation) -> InvocationReport:
     states = {row.job.id: row.status for row in snap.of(invocation)}
     tasks = []
     for job in invocation.jobs:
-        results = read_json(job.artifacts / "results.json")
+        path = job.artifacts / "results.json"
+        results = read_json(path)
         spec = read_task_spec(job)
         endpoint = section(spec.get("endpoint"))
         st = states.get(job.id)
@@ -180,6 +193,8 @@ def collect(invocation: Invocation) -> InvocationReport:
                 reason=st.reason if st else "",
                 results=results,
                 metrics=_metrics(results),
+                unreadable=results is None and path.is_file(),
+                skipped_metrics=_skipped_metrics(results),
             )
         )
     model = next((t.model_id for t in tasks if t.model_id), "")
