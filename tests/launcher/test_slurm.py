@@ -10,6 +10,7 @@ import pytest
 from proctor.launcher import config
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.executors.base import Terms
+from proctor.launcher.executors.local import LocalExecutor
 from proctor.launcher.executors.slurm import SlurmExecutor, commands, job_facts
 from proctor.launcher.executors.slurm.commands import SlurmFact
 from proctor.launcher.executors.slurm.scripts import render_sbatch, sbatch_options
@@ -106,8 +107,17 @@ TWO = (2, "42")
 TERMS = SlurmExecutor.terms
 
 
-def state_of(markers: dict, fact, attempt, *, resubmitted=False, young=False):
-    facts = job_facts(fact, attempt, 4, resubmitted=resubmitted, young=young)
+def markers_of(markers: dict) -> str:
+    """What the Slurm executor's _markers would say of these markers."""
+    if markers.get("exit") is not None and markers["exit"].reason.startswith("walltime:"):
+        return "walltime"
+    if markers.get("exit") is not None and markers["exit"].code is not None:
+        return "exited"
+    return "started" if markers else "none"
+
+
+def state_of(markers: dict, fact, attempt, *, young=False):
+    facts = job_facts(fact, attempt, 4, markers=markers_of(markers), young=young)
     obs = Observation(
         now=NOW,
         script_alive=facts.script_alive,
@@ -115,10 +125,14 @@ def state_of(markers: dict, fact, attempt, *, resubmitted=False, young=False):
         queued=facts.queued,
         requeued=facts.requeued,
         attempt=facts.attempt,
+        settling=facts.settling,
         terms=TERMS,
         **markers,
     )
     return derive(obs), facts
+
+
+RUNNING = {"pre_start": True, "running": True}
 
 
 @pytest.mark.parametrize(
@@ -127,34 +141,102 @@ def state_of(markers: dict, fact, attempt, *, resubmitted=False, young=False):
         ({}, SlurmFact("41", "PENDING", "Priority"), False, "PENDING", "Slurm: Priority"),
         ({}, SlurmFact("41", "PENDING", "JobHeldUser"), False, "PENDING", "JobHeldUser"),
         ({}, None, True, "PENDING", "queued"),
-        ({"pre_start": True, "running": True}, SlurmFact("41", "RUNNING"), False, "RUNNING", ""),
-        ({"running": True}, SlurmFact("41", "COMPLETED", exit_code=0), False, "LOST", "resume"),
-        ({"running": True}, None, False, "LOST", "resume"),
+        (RUNNING, SlurmFact("41", "RUNNING"), False, "RUNNING", ""),
+        # Slurm ended it before the script could write stage.exit: FAILED in Slurm's words.
+        (RUNNING, SlurmFact("41", "TIMEOUT", exit_code=0), False, "FAILED", "TIMEOUT"),
+        (RUNNING, SlurmFact("41", "OUT_OF_MEMORY", exit_code=0), False, "FAILED", "OUT_OF_MEMORY"),
+        (RUNNING, SlurmFact("41", "NODE_FAIL", exit_code=0), False, "FAILED", "NODE_FAIL"),
+        (RUNNING, SlurmFact("41", "PREEMPTED", exit_code=0), False, "FAILED", "PREEMPTED"),
+        (RUNNING, SlurmFact("41", "BOOT_FAIL"), False, "FAILED", "BOOT_FAIL"),
+        (
+            RUNNING,
+            SlurmFact("41", "FAILED", exit_code=7, signal=0),
+            False,
+            "FAILED",
+            "exit code 7 (Slurm: FAILED)",
+        ),
+        (
+            RUNNING,
+            SlurmFact("41", "FAILED", exit_code=0, signal=9),
+            False,
+            "FAILED",
+            "killed by signal 9 (Slurm: FAILED)",
+        ),
+        # Slurm says it ended, for no reason of its own, while the markers say running.
+        (RUNNING, SlurmFact("41", "COMPLETED", exit_code=0), False, "LOST", "resume"),
+        (RUNNING, SlurmFact("41", "CANCELLED", exit_code=0, signal=15), False, "LOST", "resume"),
+        ({"pre_start": True}, SlurmFact("41", "COMPLETED"), False, "LOST", "resume"),
+        # Gone from squeue and sacct: not LOST while sacct may lag, LOST after.
+        (RUNNING, None, True, "RUNNING", "not listed by Slurm yet"),
+        ({"pre_start": True}, None, True, "STARTING", "not listed by Slurm yet"),
+        (RUNNING, None, False, "LOST", "resume"),
+        # The script's own exit: Slurm's FAILED only echoes it.
         ({"exit": ExitMarker(7)}, SlurmFact("41", "FAILED", exit_code=7), False, "FAILED", "7"),
         ({"exit": ExitMarker(0)}, SlurmFact("41", "COMPLETED"), False, "SUCCEEDED", ""),
+        # A TERM from Slurm (exit 143) explained by how Slurm ended the job.
+        (
+            {**RUNNING, "exit": ExitMarker(143)},
+            SlurmFact("41", "PREEMPTED", exit_code=0, signal=15),
+            False,
+            "FAILED",
+            "PREEMPTED (exit 143)",
+        ),
+        (
+            {**RUNNING, "exit": ExitMarker(143)},
+            SlurmFact("41", "FAILED", exit_code=143),
+            False,
+            "FAILED",
+            "killed by SIGTERM (exit 143)",
+        ),
         ({"killed": True}, SlurmFact("41", "RUNNING"), False, "KILLED", "stopping"),
+        ({**RUNNING, "killed": True}, SlurmFact("41", "TIMEOUT"), False, "KILLED", "inv kill"),
     ],
 )
 def test_slurm_facts_feed_the_shared_derivation(markers, fact, young, state, reason):
     got, _facts = state_of(markers, fact, ONE, young=young)
-    assert got.state == state
+    assert got.state == state, got
     assert reason in got.reason, got.reason
+    if state == "FAILED" and "exit" not in markers:
+        assert got.exit_code == (fact.exit_code or None)
 
 
 def test_a_resubmitted_job_waits_as_pending_with_its_attempt():
     markers = {"running": True, "exit": ExitMarker(143, "walltime: resubmitted as Slurm job 42")}
-    got, facts = state_of(markers, SlurmFact("42", "PENDING", "Dependency"), TWO, resubmitted=True)
+    got, facts = state_of(markers, SlurmFact("42", "PENDING", "Dependency"), TWO)
     assert got.state == "PENDING" and "time limit" in got.reason and "Dependency" in got.reason
     assert facts.attempt == "2/4" and facts.requeued
 
 
+@pytest.mark.parametrize(
+    "markers",
+    [{**RUNNING, "exit": ExitMarker(143)}, RUNNING, {"pre_start": True}],
+    ids=["stopped by TERM", "killed before its exit", "during the deployment"],
+)
+@pytest.mark.parametrize("state", ["PENDING", "REQUEUED", "REQUEUE_HOLD"])
+def test_a_job_slurm_requeued_is_pending_as_its_next_attempt(markers, state):
+    # NODE_FAIL or PREEMPTED with --requeue: the same job id is queued again.
+    got, facts = state_of(markers, SlurmFact("41", state, "BeginTime"), ONE)
+    assert got.state == "PENDING" and "requeue by Slurm" in got.reason, got
+    assert facts.attempt == "2/4" and facts.requeued and facts.queued
+    # Once it runs again its script shows the attempt it counted itself.
+    running, facts = state_of(RUNNING, SlurmFact("41", "RUNNING"), TWO)
+    assert running.state == "RUNNING" and facts.attempt == "2/4"
+
+
 def test_cluster_ends_are_named_in_slurms_words():
     for state in ("TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY"):
-        facts = job_facts(
-            SlurmFact("41", state, exit_code=0), ONE, 4, resubmitted=False, young=False
-        )
+        facts = job_facts(SlurmFact("41", state, exit_code=0), ONE, 4, markers="none", young=False)
         assert facts.unit is not None and facts.unit.reason == state and not facts.unit.alive
+        assert facts.unit.ended
     assert Terms(unit="Slurm job", service="Slurm", driver="the Slurm queue") == TERMS
+
+
+def test_the_status_header_says_where_it_runs():
+    assert SlurmExecutor.describe({"partition": "gpu", "container_runtime": "podman"}) == (
+        "Slurm (partition gpu, runtime podman)"
+    )
+    assert SlurmExecutor.describe({}) == "Slurm (default partition, runtime docker)"
+    assert LocalExecutor.describe({"mode": "sequential"}) == "sequential"
 
 
 def test_the_header_and_script(tmp_path: Path):

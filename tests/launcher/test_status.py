@@ -326,9 +326,17 @@ def test_executor_words_reach_the_reasons():
     assert derive(Observation(queued=True, unit=pending, terms=SLURM)).reason == "queued (Priority)"
     gone = derive(started(terms=SLURM, known=False))
     assert gone.state == "LOST" and "Slurm job unknown (Slurm did not answer)" in gone.reason
-    timeout = Unit("17", "TIMEOUT", alive=False, exit_code=0, reason="TIMEOUT")
+    timeout = Unit("17", "TIMEOUT", alive=False, exit_code=0, reason="TIMEOUT", ended=True)
     failed = derive(ended(143, unit=timeout, terms=SLURM))
     assert (failed.state, failed.reason) == ("FAILED", "TIMEOUT (exit 143)")
+    # Ended by the service before the script wrote its exit: FAILED, not LOST.
+    cut = derive(started(unit=timeout, terms=SLURM))
+    assert (cut.state, cut.reason, cut.exit_code) == ("FAILED", "TIMEOUT", None)
+    completed = Unit("17", "COMPLETED", alive=False, exit_code=0, ended=True)
+    assert derive(started(unit=completed, terms=SLURM)).state == "LOST"
+    lagging = derive(started(terms=SLURM, settling=True))
+    assert lagging.state == "RUNNING" and "not listed by Slurm yet" in lagging.reason
+    assert derive(started(terms=SLURM)).state == "LOST"
     never = derive(Observation(queued=False, terms=SLURM))
     assert "the Slurm queue is gone" in never.reason
 

@@ -12,7 +12,7 @@ from proctor.launcher.jobs import views
 STAMP = "20260102-030405"
 
 
-def make_invocation(outputs, inv_id, jobs, stamp=STAMP):
+def make_invocation(outputs, inv_id, jobs, stamp=STAMP, execution=None):
     """An invocation folder with one job per (task, kind): the files each state leaves."""
     folder = outputs / f"{stamp}-{inv_id}"
     folder.mkdir(parents=True)
@@ -22,7 +22,7 @@ def make_invocation(outputs, inv_id, jobs, stamp=STAMP):
         "created": "2026-01-02T03:04:05+00:00",
         "deployment": None,
         "jobs": [{"id": f"{inv_id}.{i}", "index": i, "task": t} for i, t in enumerate(jobs)],
-        "config": {"execution": {"mode": "parallel", "max_parallel": 4}},
+        "config": {"execution": execution or {"mode": "parallel", "max_parallel": 4}},
     }
     (folder / "invocation.yaml").write_text(yaml.safe_dump(record))
     for task, kind in jobs.items():
@@ -79,6 +79,20 @@ def test_status_table_states_reasons_and_what_to_do(outputs):
     assert "PENDING" in lines["late"]
     assert "1m05s" in lines["gsm8k"]  # 03:04:05 to 03:05:10
     assert "inv resume --invocation 0123abcd" in text
+
+
+def test_the_header_says_where_the_invocation_runs(outputs):
+    text, _ended = views.status_view(outputs, "0123abcd")
+    assert "\nparallel, created 2026-01-02 03:04:05 UTC" in text
+    slurm = {"type": "slurm", "partition": "debug", "container_runtime": "none"}
+    make_invocation(outputs, "5151abcd", {"a": "succeeded"}, execution=slurm)
+    text, _ended = views.status_view(outputs, "5151")  # settled by its markers: no Slurm call
+    assert "\nSlurm (partition debug, runtime none), created" in text
+    data = json.loads(views.status_view(outputs, "5151", as_json=True)[0])
+    assert (data["executor"], data["placement"]) == (
+        "slurm",
+        "Slurm (partition debug, runtime none)",
+    )
 
 
 def test_status_json_of_one_job(outputs):

@@ -21,7 +21,7 @@ docker-compose's ``Container.from_ps``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -57,6 +57,9 @@ class Unit:
     alive: bool
     exit_code: int | None = None
     reason: str = ""  # why it waits or ended, in the executor's words (Priority, TIMEOUT)
+    # It has ended (an exited container, a Slurm job in sacct). An ended unit with a reason
+    # was ended by the service itself (Slurm's TIMEOUT, NODE_FAIL): the job failed so.
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class JobFacts:
     queued: bool | None = None  # something live will start it (a driver, a queue); None: unknown
     requeued: bool = False  # a new attempt is queued and has not started yet (a resubmission)
     attempt: str = ""  # "2/4" where the executor resubmits jobs; "" otherwise
+    # No unit is listed, but the service's records lag (a Slurm job just submitted or just
+    # ended may be missing from sacct for seconds): absence says nothing yet.
+    settling: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,12 @@ class Executor(ABC):
 
     name: ClassVar[str]  # the ``execution.type`` it is registered under
     terms: ClassVar[Terms] = Terms()
+
+    @classmethod
+    def describe(cls, execution: Mapping[str, Any]) -> str:
+        """Where an invocation runs, for the `inv status` header, from the ``execution``
+        section its invocation.yaml recorded (e.g. ``parallel``, ``Slurm, partition gpu``)."""
+        return cls.name
 
     @abstractmethod
     def preflight(self, plan: Plan) -> None:

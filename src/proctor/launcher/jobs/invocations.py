@@ -8,7 +8,8 @@ outputs folder and its id is the 8 hex. Any unique prefix names one; a job is
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ class Invocation:
     deployment: bool
     config_path: str
     executor: str = "local"  # execution.type: which executor runs its jobs
+    # The recorded execution section (only its executor reads its own keys).
+    execution: Mapping[str, Any] = field(default_factory=dict)
 
     def job(self, *, index: int | None = None, task: str | None = None) -> JobRef:
         """A job by index or by task folder name; ProctorError naming the choices."""
@@ -143,6 +146,7 @@ def load(folder: Path) -> Invocation:
             deployment=bool(parsed.deployment),
             config_path=parsed.config_path or "",
             executor=str(execution.get("type") or "local"),
+            execution=execution,
         )
     except (TypeError, ValueError):
         raise ProctorError(f"{path} lacks the id or the job list: was it edited by hand?") from None

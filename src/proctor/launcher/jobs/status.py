@@ -18,6 +18,10 @@ Observation: the whole state machine is there and nowhere else, whatever the exe
     stage.running              dead     gone           LOST (run inv resume)
     stage.pre-start            alive    any            STARTING (deployment / endpoint)
     stage.pre-start            dead     gone           LOST (run inv resume)
+    stage.running/pre-start    dead     ended by the   FAILED (the executor's reason:
+                                        service        TIMEOUT, NODE_FAIL, PREEMPTED, ...)
+    stage.running/pre-start    dead     not listed     RUNNING/STARTING while the
+                                        yet            executor's records lag, then LOST
     none                       any      alive          RUNNING
     none                       dead     gone           PENDING
     (a requeued job whose new attempt has not started is PENDING, whatever its markers)
@@ -108,6 +112,7 @@ class Observation:
     queued: bool | None = None  # something live will start it; None: not looked at
     requeued: bool = False  # a new attempt is queued and has not started yet
     attempt: str = ""  # "2/4" where the executor resubmits jobs
+    settling: bool = False  # no unit listed, but the executor's records may lag
     terms: Terms = field(default_factory=Terms)
     deployment: bool = False  # the invocation starts a model server first
     progress: ProgressSeen | None = None
@@ -164,6 +169,12 @@ def derive(obs: Observation) -> JobStatus:
                 return JobStatus("RUNNING", why, None, elapsed)
             why = "waiting for the deployment" if obs.deployment else "starting"
             return JobStatus("STARTING", why, None, elapsed)
+        if obs.unit is not None and obs.unit.ended and obs.unit.reason:
+            # The service ended it before the script could say so (TIMEOUT, NODE_FAIL).
+            return JobStatus("FAILED", obs.unit.reason, obs.unit.exit_code or None, elapsed)
+        if obs.unit is None and obs.settling:
+            why = f"{unit} not listed by {obs.terms.service} yet (its records lag)"
+            return JobStatus("RUNNING" if obs.running else "STARTING", why, None, elapsed)
         return JobStatus("LOST", _lost_reason(obs), None, elapsed)
     if unit_alive:
         return JobStatus("RUNNING", f"{unit} running without markers", None, elapsed)
@@ -208,7 +219,7 @@ def failure_reason(obs: Observation) -> str:
         )
     if why:
         return f"{why} (exit {code})"
-    if obs.unit is not None and not obs.unit.alive and obs.unit.reason:
+    if obs.unit is not None and obs.unit.ended and obs.unit.reason:
         return f"{obs.unit.reason} (exit {code})"  # the executor's word: TIMEOUT, NODE_FAIL
     results = obs.results
     if code == EXIT_ERROR_RATE and results is not None and results.status == "error_rate_exceeded":
@@ -292,6 +303,7 @@ def observe(
         queued=facts.queued,
         requeued=facts.requeued,
         attempt=facts.attempt,
+        settling=facts.settling,
         terms=terms or Terms(),
         deployment=deployment,
         progress=_progress(job.artifacts / "progress.json"),

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proctor.launcher import executors
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.jobs import invocations
 from proctor.launcher.jobs.invocations import Invocation
@@ -132,6 +133,14 @@ def _exit(row: JobRow) -> str:
     return st.reason or (str(st.exit_code) if st.exit_code is not None else "")
 
 
+def placement(invocation: Invocation) -> str:
+    """Where the invocation runs, as its executor puts it (local: parallel or sequential)."""
+    try:
+        return executors.executor_class(invocation.executor).describe(invocation.execution)
+    except ProctorError:  # an executor this installation does not know
+        return invocation.executor
+
+
 def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snapshot) -> str:
     """The `inv status` table, a summary line and what to do about LOST/FAILED jobs."""
     from tabulate import tabulate
@@ -162,7 +171,7 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
     summary = ", ".join(f"{n} {state}" for state, n in counts(rows).items()) or "no jobs"
     lines = [
         f"invocation {invocation.id}  {invocation.folder}",
-        f"{invocation.mode}, created {invocation.created:%Y-%m-%d %H:%M:%S} UTC: {summary}",
+        f"{placement(invocation)}, created {invocation.created:%Y-%m-%d %H:%M:%S} UTC: {summary}",
         "",
         tabulate(body, headers=headers, disable_numparse=True),
     ]
@@ -214,6 +223,8 @@ def status_json(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snapsh
             "invocation": invocation.id,
             "folder": str(invocation.folder),
             "mode": invocation.mode,
+            "executor": invocation.executor,
+            "placement": placement(invocation),
             "counts": counts(rows),
             "warning": snapshot.warning,
             "jobs": [row_dict(r) for r in rows],

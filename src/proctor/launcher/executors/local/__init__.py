@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,10 @@ class LocalExecutor(Executor):
 
     name = "local"
     terms = Terms(unit="container", service="Docker", driver="run_all.sh")
+
+    @classmethod
+    def describe(cls, execution: Mapping[str, Any]) -> str:
+        return str(execution.get("mode") or "parallel")
 
     def __init__(self, client: Any = None) -> None:
         """Args: client: a Docker client (default: connect on first need)."""
@@ -103,7 +107,9 @@ class LocalExecutor(Executor):
                     # A code benchmark's sandbox carries its job's label too: only the
                     # task's own container speaks for the job.
                     if c.role == "task" and c.job and (c.job not in units or c.alive):
-                        units[c.job] = Unit(c.name, c.state, c.alive, c.exit_code)
+                        units[c.job] = Unit(
+                            c.name, c.state, c.alive, c.exit_code, ended=not c.alive
+                        )
             except ProctorError as e:
                 error = str(e)
         jobs: dict[str, JobFacts] = {}

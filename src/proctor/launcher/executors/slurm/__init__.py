@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.executors.base import Executor, Facts, JobFacts, Rendered, Terms, Unit
@@ -37,6 +37,7 @@ JOBS_FILE = "slurm.jobs"
 SCRIPT = "run.sbatch"
 YOUNG_S = 120.0  # a submission this recent may be missing from sacct (it lags)
 RESUMABLE = "walltime:"  # stage.exit reason of an attempt that resubmitted itself
+STARTED_MARKERS = ("stage.pre-start", "stage.running")
 
 
 def attempts(logs: Path) -> list[tuple[int, str]]:
@@ -71,42 +72,76 @@ def _exit_fields(logs: Path) -> tuple[int | None, str] | None:
     return code, (fields[2].strip() if len(fields) > 2 else "")
 
 
+# What a job's markers say of its current attempt, for ``job_facts``:
+#   none      nothing ran yet (a new or resumed submission)
+#   started   a run began (stage.pre-start or stage.running) and wrote no whole exit
+#   exited    a run wrote its exit code (stage.exit)
+#   walltime  a run stopped at its time limit and submitted the recorded attempt
+Markers = Literal["none", "started", "exited", "walltime"]
+
+
 def job_facts(
     fact: SlurmFact | None,
     attempt: tuple[int, str],
     max_attempts: int,
     *,
-    resubmitted: bool,
+    markers: Markers,
     young: bool,
 ) -> JobFacts:
-    """What Slurm says about a job's current attempt, as the boundary's facts. Pure."""
+    """What Slurm says about a job's current attempt, as the boundary's facts. Pure.
+
+    Args:
+        fact: Slurm's record of the attempt's job id; None when neither squeue nor sacct
+            lists it.
+        attempt: The last (attempt, Slurm job id) of ``logs/slurm.jobs``.
+        max_attempts: ``max_resubmits + 1``.
+        markers: What the job's markers say (``Markers``).
+        young: Submitted so recently that sacct may not list it yet.
+    """
     shown = f"{attempt[0]}/{max_attempts}"
     if fact is None:  # purged, or sacct has not caught up yet
-        return JobFacts(queued=young, requeued=resubmitted and young, attempt=shown)
-    if fact.state == "PENDING":
-        reason = fact.reason or "queued"
-        if resubmitted:
-            return JobFacts(
-                unit=Unit(
-                    fact.job_id, fact.state, False, reason=f"the time limit; Slurm: {reason}"
-                ),
-                queued=True,
-                requeued=True,
-                attempt=shown,
-            )
         return JobFacts(
-            unit=Unit(fact.job_id, fact.state, False, reason=f"Slurm: {reason}"),
-            queued=True,
+            queued=young,
+            requeued=markers == "walltime" and young,
             attempt=shown,
+            settling=young,
         )
+    if fact.queued:
+        waits = fact.reason or fact.state
+        if markers == "walltime":
+            unit = Unit(fact.job_id, fact.state, False, reason=f"the time limit; Slurm: {waits}")
+            return JobFacts(unit=unit, queued=True, requeued=True, attempt=shown)
+        if markers != "none":
+            # The same job id ran and Slurm queued it again (--requeue after NODE_FAIL or
+            # PREEMPTED): its next run is the next attempt.
+            unit = Unit(
+                fact.job_id, fact.state, False, reason=f"a requeue by Slurm; Slurm: {waits}"
+            )
+            return JobFacts(
+                unit=unit, queued=True, requeued=True, attempt=f"{attempt[0] + 1}/{max_attempts}"
+            )
+        unit = Unit(fact.job_id, fact.state, False, reason=f"Slurm: {waits}")
+        return JobFacts(unit=unit, queued=True, attempt=shown)
     if fact.live:
         return JobFacts(
             script_alive=True, unit=Unit(fact.job_id, fact.state, True), queued=False, attempt=shown
         )
-    why = fact.state if fact.state in CLUSTER_ENDS else ""
-    return JobFacts(
-        unit=Unit(fact.job_id, fact.state, False, fact.exit_code, why), queued=False, attempt=shown
+    unit = Unit(
+        fact.job_id, fact.state, False, fact.exit_code, _ended_by(fact, markers), ended=True
     )
+    return JobFacts(unit=unit, queued=False, attempt=shown)
+
+
+def _ended_by(fact: SlurmFact, markers: Markers) -> str:
+    """Why Slurm says the job ended, when that is news: TIMEOUT, NODE_FAIL, ... always; a
+    FAILED exit only when the script wrote none (otherwise it is the script's own code)."""
+    if fact.state in CLUSTER_ENDS:
+        return fact.state
+    if fact.state != "FAILED" or markers == "exited":
+        return ""  # COMPLETED, CANCELLED: nothing Slurm did explains a missing exit marker
+    if fact.signal:
+        return f"killed by signal {fact.signal} (Slurm: FAILED)"
+    return f"exit code {fact.exit_code} (Slurm: FAILED)"
 
 
 class SlurmExecutor(Executor):
@@ -114,6 +149,12 @@ class SlurmExecutor(Executor):
 
     name = "slurm"
     terms = Terms(unit="Slurm job", service="Slurm", driver="the Slurm queue")
+
+    @classmethod
+    def describe(cls, execution: Mapping[str, Any]) -> str:
+        partition = execution.get("partition")
+        where = f"partition {partition}" if partition else "default partition"
+        return f"Slurm ({where}, runtime {execution.get('container_runtime') or 'docker'})"
 
     def preflight(self, plan: Plan) -> None:
         """Secrets must be in the env file (the job reads them there); images must exist."""
@@ -172,26 +213,20 @@ class SlurmExecutor(Executor):
         return list(held.values())
 
     def observe(self, invocations: Sequence[Invocation], *, quick: bool = False) -> Facts:
-        current: dict[str, tuple[tuple[int, str], bool, bool, int]] = {}
+        current: dict[str, tuple[tuple[int, str], Markers, bool, int]] = {}
         for inv in invocations:
             max_attempts = _max_attempts(inv)
             for job in inv.jobs:
-                ended = _exit_fields(job.logs)
-                resubmitted = bool(ended and ended[1].startswith(RESUMABLE))
-                if (
-                    ended
-                    and ended[0] is not None
-                    and not resubmitted
-                    and not (job.logs / "stage.killed").exists()
-                ):
+                markers = _markers(job)
+                if markers is None:
                     continue  # the markers say how it ended: nothing to ask Slurm
                 tries = attempts(job.logs)
                 if tries:
-                    current[job.id] = (tries[-1], resubmitted, _age_s(job) < YOUNG_S, max_attempts)
+                    current[job.id] = (tries[-1], markers, _age_s(job) < YOUNG_S, max_attempts)
         facts: dict[str, SlurmFact] = {}
         error = None
         if current and not quick:
-            ids = {a[1] for a, _r, _y, _m in current.values()}
+            ids = {a[1] for a, _m, _y, _n in current.values()}
             try:
                 facts = commands.squeue(ids)
                 rest = ids - set(facts)
@@ -200,12 +235,12 @@ class SlurmExecutor(Executor):
             except ProctorError as e:
                 error = str(e)
         jobs = {}
-        for job_id, (attempt, resubmitted, young, max_attempts) in current.items():
+        for job_id, (attempt, markers, young, max_attempts) in current.items():
             if error or quick:
                 jobs[job_id] = JobFacts(attempt=f"{attempt[0]}/{max_attempts}")
                 continue
             jobs[job_id] = job_facts(
-                facts.get(attempt[1]), attempt, max_attempts, resubmitted=resubmitted, young=young
+                facts.get(attempt[1]), attempt, max_attempts, markers=markers, young=young
             )
         # What drives a Slurm invocation is the queue, while any of its jobs is in it.
         drivers = {
@@ -240,6 +275,24 @@ class SlurmExecutor(Executor):
         }
 
 
+def _markers(job: JobRef) -> Markers | None:
+    """What the job's markers say; None when they settle how it ended, so Slurm is not
+    asked: an exit code that is not a signal's, without stage.killed. A signal's exit
+    (TERM from Slurm) is asked about: Slurm may have requeued the job or ended it with
+    NODE_FAIL, PREEMPTED or TIMEOUT."""
+    ended = _exit_fields(job.logs)
+    if ended is not None and ended[1].startswith(RESUMABLE):
+        return "walltime"
+    if ended is not None and ended[0] is not None:
+        signalled = ended[0] > 128 and not ended[1]
+        if not signalled and not (job.logs / "stage.killed").exists():
+            return None
+        return "exited"
+    if ended is not None or any((job.logs / m).exists() for m in STARTED_MARKERS):
+        return "started"
+    return "none"
+
+
 def _age_s(job: JobRef) -> float:
     try:
         return time.time() - (job.logs / JOBS_FILE).stat().st_mtime
@@ -248,10 +301,5 @@ def _age_s(job: JobRef) -> float:
 
 
 def _max_attempts(inv: Invocation) -> int:
-    import yaml
-
-    try:
-        record = yaml.safe_load((inv.folder / "invocation.yaml").read_text(encoding="utf-8"))
-        return int(record["config"]["execution"].get("max_resubmits", 3)) + 1
-    except (OSError, KeyError, TypeError, ValueError, AttributeError):
-        return 1
+    resubmits = inv.execution.get("max_resubmits", 3)
+    return resubmits + 1 if isinstance(resubmits, int) and resubmits >= 0 else 1

@@ -40,6 +40,8 @@ LIVE_STATES = frozenset(
         "RESV_DEL_HOLD",
     }
 )
+# Live states of a job waiting for an allocation (again, after a requeue).
+QUEUED_STATES = frozenset({"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"})
 # How a job can end that says the cluster, not the task, stopped it.
 CLUSTER_ENDS = frozenset(
     {"TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE"}
@@ -98,6 +100,10 @@ class SlurmFact:
     @property
     def live(self) -> bool:
         return self.state in LIVE_STATES
+
+    @property
+    def queued(self) -> bool:
+        return self.state in QUEUED_STATES
 
 
 def parse_job_id(stdout: str) -> str:
