@@ -53,3 +53,15 @@ def test_progress_results_and_invocation_records_read_old_files():
     )
     assert record is not None and record.jobs[0].task == "t" and record.config is None
     assert InvocationRecord.parse({"id": "0123abcd"}) is None
+
+
+def test_results_with_malformed_metrics_keep_the_good_ones_and_count_the_rest():
+    text = (
+        '{"status": "ok", "counts": {"total": 2, "scored": 2, "errors": 0}, "metrics": '
+        '{"acc": {"value": 0.5, "n": 2}, "bad": {"value": "0.5"}, "worse": null}}'
+    )
+    assert ResultsFile.parse(text) is None  # the strict reading refuses the whole file
+    results, skipped = ResultsFile.parse_skipping_metrics(text)
+    assert results is not None and list(results.metrics) == ["acc"] and skipped == 2
+    assert ResultsFile.parse_skipping_metrics('{"status": "ok", "metrics": {}}') == (None, 0)
+    assert ResultsFile.parse_skipping_metrics('{"status": NaN}') == (None, 0)

@@ -124,6 +124,13 @@ def test_a_task_without_results_says_why(outputs):
     assert "qa: no results (PENDING" in report.render(report.load(outputs, ["aaaa"]), "table")
 
 
+def test_a_results_file_that_is_not_one_is_named(outputs):
+    folder = next(outputs.glob("*-aaaa1111"))
+    (folder / "qa" / "artifacts" / "results.json").write_text('{"status": "ok", "metrics": {}}')
+    text = report.render(report.load(outputs, ["aaaa"]), "table")
+    assert "qa: results.json skipped: not a well-formed results file" in text
+
+
 def test_unknown_format_and_unknown_id_are_named(outputs):
     with pytest.raises(ProctorError, match="unknown --format 'xml': choose one of table"):
         report.render(report.load(outputs, ["aaaa"]), "xml")

@@ -84,9 +84,8 @@ def test_report_compare_and_html_skip_and_count_bad_lines(tmp_path):
 def test_report_counts_metrics_it_skips(tmp_path, bad):
     folder, _ = hostile_journal(tmp_path)
     (folder / "gsm8k" / "artifacts" / "results.json").write_text(
-        '{"status": "ok", "metrics": {"accuracy": {"value": 0.5, "n": 4}, "bad": {"value": '
-        + bad
-        + "}}}"
+        '{"status": "ok", "counts": {"total": 4, "scored": 4, "errors": 0}, '
+        '"metrics": {"accuracy": {"value": 0.5, "n": 4}, "bad": {"value": ' + bad + "}}}"
     )
     (r,) = report.load(tmp_path / "outputs", ["aaaa"])
     (task,) = r.tasks

@@ -159,6 +159,20 @@ class ResultsFile(_File):
     latency_s: dict[str, Any] = Field(default_factory=dict)
     timing: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def parse_skipping_metrics(cls, raw: str | bytes | Any) -> tuple[ResultsFile | None, int]:
+        """Like ``parse``, but a metric that is not well-formed (a value that is not a
+        finite number) is left out instead of refusing the file; returns how many were."""
+        try:
+            data = loads(raw) if isinstance(raw, str | bytes) else raw
+        except ValueError:
+            return None, 0
+        metrics = data.get("metrics") if isinstance(data, dict) else None
+        if not isinstance(metrics, dict):
+            return cls.parse(data), 0
+        good = {k: m for k, m in metrics.items() if MetricValue.parse(m) is not None}
+        return cls.parse({**data, "metrics": good}), len(metrics) - len(good)
+
 
 # -- invocation.yaml -------------------------------------------------------------------------
 

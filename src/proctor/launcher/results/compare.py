@@ -122,8 +122,8 @@ def config_differences(a: TaskReport, b: TaskReport) -> list[str]:
         for key in dict.fromkeys([*left, *right])
         if left.get(key) != right.get(key)
     ]
-    version_a = (a.results or {}).get("harness_version")
-    version_b = (b.results or {}).get("harness_version")
+    version_a = a.results.harness_version if a.results else None
+    version_b = b.results.harness_version if b.results else None
     if version_a and version_b and version_a != version_b:
         out.append(f"harness_version: {version_a} vs {version_b}")
     return out

@@ -260,10 +260,8 @@ def _new_run(
 ) -> str:
     from mlflow.entities import Metric, Param
 
-    from proctor.launcher.results.report import section
-
-    results = task.results or {}
-    timing = section(results.get("timing"))
+    results = task.results
+    timing = results.timing if results else {}
     started = _millis(timing.get("started_at"))
     finished = _millis(timing.get("finished_at")) or started
     run_name = settings.run_name.format(
@@ -278,7 +276,7 @@ def _new_run(
         "proctor.model_id": task.model_id,
         "proctor.state": task.state,
         "proctor.results_status": task.status,
-        "proctor.config_hash": str(results.get("config_hash") or ""),
+        "proctor.config_hash": str((results and results.config_hash) or ""),
         "proctor.version": __version__,
     }
     run = client.create_run(experiment_id, start_time=started, tags=tags, run_name=run_name)
@@ -352,8 +350,8 @@ def task_metrics(task: TaskReport) -> dict[str, float]:
     if total and errors is not None:
         out["samples.error_rate"] = errors / total
     for section in ("usage", "latency_s"):  # tokens; latency quantiles (p50, p90, p99)
-        values = (task.results or {}).get(section)
-        for name, value in (values if isinstance(values, dict) else {}).items():
+        values = getattr(task.results, section, None) or {}
+        for name, value in values.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 out[_key(f"{section}.{name}")] = float(value)
     if task.wall_s is not None:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import yaml
 
-from proctor.harness.untrusted import loads
+from proctor.harness.exchange import ResultsFile
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.jobs import status as status_mod
 from proctor.launcher.jobs.invocations import Invocation, JobRef
@@ -57,9 +57,9 @@ class TaskReport:
     model_id: str
     state: str  # as `inv status` derives it
     reason: str
-    results: dict[str, Any] | None  # results.json as written
+    results: ResultsFile | None  # results.json, read through its model
     metrics: dict[str, Metric]
-    unreadable: bool = False  # results.json exists but is not a JSON object (NaN, Infinity, ...)
+    unreadable: bool = False  # results.json exists but is not one (NaN, Infinity, torn, ...)
     skipped_metrics: int = 0  # metrics whose value is not a finite number
 
     @property
@@ -69,25 +69,25 @@ class TaskReport:
     @property
     def status(self) -> str:
         """results.json's status (ok, error_rate_exceeded), or "" without results."""
-        return str((self.results or {}).get("status") or "")
+        return self.results.status if self.results else ""
 
     def count(self, name: str) -> int | None:
-        return _int(((self.results or {}).get("counts") or {}).get(name))
+        return _int(getattr(self.results.counts, name, None)) if self.results else None
 
     def tokens(self, name: str = "total_tokens") -> int | None:
-        return _int(((self.results or {}).get("usage") or {}).get(name))
+        return _int(self.results.usage.get(name)) if self.results else None
 
     def latency(self, q: str) -> float | None:
-        return _float(((self.results or {}).get("latency_s") or {}).get(q))
+        return _float(self.results.latency_s.get(q)) if self.results else None
 
     @property
     def wall_s(self) -> float | None:
-        return _float(((self.results or {}).get("timing") or {}).get("wall_s"))
+        return _float(self.results.timing.get("wall_s")) if self.results else None
 
     def note(self) -> str:
         """What a reader must know beyond the numbers, or ""."""
         if self.results is None and self.unreadable:
-            return "results.json skipped: not a JSON object of finite numbers"
+            return "results.json skipped: not a well-formed results file (non-finite numbers, a field missing?)"
         if self.results is None:
             why = f": {self.reason}" if self.reason else ""
             return f"no results ({self.state}{why})"
@@ -133,13 +133,14 @@ def _float(value: Any) -> float | None:
     return None
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file, or None while it is missing, half-written or not an object."""
+def read_results(path: Path) -> tuple[ResultsFile | None, int]:
+    """results.json through its model, and how many of its metrics were not well-formed;
+    None while it is missing, half-written or not a results file."""
     try:
-        data = loads(path.read_text(encoding="utf-8"))  # NaN, Infinity, deep nesting: None
+        text = path.read_text(encoding="utf-8")
     except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        return None, 0
+    return ResultsFile.parse_skipping_metrics(text)
 
 
 def read_task_spec(job: JobRef) -> dict[str, Any]:
@@ -151,26 +152,17 @@ def read_task_spec(job: JobRef) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _skipped_metrics(results: dict[str, Any] | None) -> int:
-    """How many of results.json's metrics `_metrics` leaves out (value not a finite number)."""
-    raw = (results or {}).get("metrics")
-    return len(raw) - len(_metrics(results)) if isinstance(raw, dict) else 0
-
-
-def _metrics(results: dict[str, Any] | None) -> dict[str, Metric]:
-    out: dict[str, Metric] = {}
-    raw = (results or {}).get("metrics")
-    for name, m in (raw if isinstance(raw, dict) else {}).items():
-        if not isinstance(m, dict) or _float(m.get("value")) is None:
-            continue
-        out[str(name)] = Metric(
-            value=float(m["value"]),
-            stderr=_float(m.get("stderr")),
-            ci_low=_float(m.get("ci_low")),
-            ci_high=_float(m.get("ci_high")),
-            n=_int(m.get("n")),
+def _metrics(results: ResultsFile | None) -> dict[str, Metric]:
+    return {
+        str(name): Metric(
+            value=float(m.value),
+            stderr=_float(m.stderr),
+            ci_low=_float(m.ci_low),
+            ci_high=_float(m.ci_high),
+            n=m.n,
         )
-    return out
+        for name, m in (results.metrics if results else {}).items()
+    }
 
 
 def collect(invocation: Invocation) -> InvocationReport:
@@ -180,21 +172,21 @@ def collect(invocation: Invocation) -> InvocationReport:
     tasks = []
     for job in invocation.jobs:
         path = job.artifacts / "results.json"
-        results = read_json(path)
+        results, skipped = read_results(path)
         spec = read_task_spec(job)
         endpoint = section(spec.get("endpoint"))
         st = states.get(job.id)
         tasks.append(
             TaskReport(
                 job=job,
-                benchmark=str(section(results).get("benchmark") or spec.get("benchmark") or ""),
-                model_id=str(section(results).get("model_id") or endpoint.get("model_id") or ""),
+                benchmark=str((results and results.benchmark) or spec.get("benchmark") or ""),
+                model_id=str((results and results.model_id) or endpoint.get("model_id") or ""),
                 state=st.state if st else "PENDING",
                 reason=st.reason if st else "",
                 results=results,
                 metrics=_metrics(results),
                 unreadable=results is None and path.is_file(),
-                skipped_metrics=_skipped_metrics(results),
+                skipped_metrics=skipped if results else 0,
             )
         )
     model = next((t.model_id for t in tasks if t.model_id), "")
@@ -329,7 +321,7 @@ def _notes(reports: Sequence[InvocationReport]) -> str:
 
 
 def task_dict(t: TaskReport) -> dict[str, Any]:
-    results = t.results or {}
+    results = t.results
     return {
         "task": t.task,
         "job": t.job.id,
@@ -348,9 +340,9 @@ def task_dict(t: TaskReport) -> dict[str, Any]:
             }
             for name, m in t.metrics.items()
         },
-        "counts": results.get("counts"),
-        "usage": results.get("usage"),
-        "latency_s": results.get("latency_s"),
+        "counts": results.counts.model_dump() if results else None,
+        "usage": results.usage if results else None,
+        "latency_s": results.latency_s if results else None,
         "wall_s": t.wall_s,
         "folder": str(t.job.folder),
     }
