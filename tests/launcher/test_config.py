@@ -227,6 +227,66 @@ def test_num_fewshot_beyond_what_a_benchmark_has_is_refused(tmp_path):
     assert cfg.task_params(cfg.evaluation.tasks[0]).num_fewshot == 5
 
 
+COMPLETIONS = {
+    "api_endpoint": {"url": "http://127.0.0.1:8000/v1", "model_id": "m", "type": "completions"}
+}
+
+
+def olmes(params: dict, name: str = "arc_easy_olmes") -> dict:
+    return {"target": COMPLETIONS, "evaluation": {"tasks": [{"name": name, "params": params}]}}
+
+
+@pytest.mark.parametrize("name", ["arc_easy_olmes", "winogrande_olmes", "mmlu_olmes"])
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"num_fewshot": 3}, "params.num_fewshot must be 0 or 5 (OLMES's fixed examples), not 3"),
+        ({"num_fewshot": 1}, "params.num_fewshot must be 0 or 5 (OLMES's fixed examples), not 1"),
+        ({"extra": {"num_fewshot": 0}}, "extra.num_fewshot is params.num_fewshot now"),
+        ({"extra": {"formulation": "cloze"}}, "params.extra.formulation must be 'rc' or 'mc'"),
+        ({"extra": {"formulation": ["rc"]}}, "params.extra.formulation must be 'rc' or 'mc'"),
+    ],
+)
+def test_olmes_options_are_refused_at_run_naming_the_task(tmp_path, name, params, says):
+    message = error(tmp_path, olmes(params, name))
+    assert message.startswith(f"{tmp_path / 'c.yaml'}: evaluation.tasks.{name}: ")
+    assert says in message
+
+
+def test_olmes_shot_counts_it_has_are_accepted(tmp_path):
+    for params in ({}, {"num_fewshot": 0}, {"num_fewshot": 5}, {"extra": {"formulation": "mc"}}):
+        cfg = config.load(write(tmp_path, olmes(params)))
+        assert cfg.task_params(cfg.evaluation.tasks[0]).num_fewshot == params.get("num_fewshot")
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"scorer": "multiple_choice", "scoring": "loglikelihood"}, "needs a completions endpoint"),
+        ({"scoring": "logprobs"}, "params.extra.scoring must be 'generate' or 'loglikelihood'"),
+        ({"scoring": "loglikelihood"}, "params.extra.scoring loglikelihood needs scorer multiple"),
+        ({"scorer": "fuzzy"}, "unknown scorer 'fuzzy'"),
+        ({"scorer": "judge"}, "scorer judge needs extra.judge_template"),
+    ],
+)
+def test_jsonl_options_are_refused_at_run(tmp_path, extra, says):
+    data = {**BASE, "evaluation": {"tasks": [{"name": "jsonl", "params": {"extra": extra}}]}}
+    message = error(tmp_path, data)
+    assert says in message
+    assert "jsonl" in message
+
+
+def test_jsonl_loglikelihood_on_a_chat_endpoint_names_the_setting(tmp_path):
+    extra = {"scorer": "multiple_choice", "scoring": "loglikelihood", "file": "d.jsonl"}
+    data = {**BASE, "evaluation": {"tasks": [{"name": "jsonl", "params": {"extra": extra}}]}}
+    assert error(tmp_path, data).endswith(
+        "benchmark 'jsonl' needs a completions endpoint (extra.scoring loglikelihood), "
+        "but target.api_endpoint.type is 'chat'"
+    )
+    data["target"] = COMPLETIONS
+    config.load(write(tmp_path, data))
+
+
 def test_request_shaping_is_validated(tmp_path):
     assert "'model' is set by proctor" in error(
         tmp_path, BASE, ["evaluation.params.extra_body={model: x}"]

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol, runtime_checkable
 
 from proctor.harness.benchmarks.base import Message, Sample
+from proctor.harness.taskfile import Params
 
 Sampler = Literal["first_n", "random"]
 TARGET_DELIMITER = "\n"
@@ -59,6 +60,14 @@ class HasFewShot(Protocol):
     def fewshot_pool(self, sample: Sample) -> Sequence[Shot]:
         """The examples ``sample`` may be shown, in the split's order."""
         ...
+
+
+def shots(benchmark: object, params: Params) -> int:
+    """How many examples each question gets: ``params.num_fewshot``, or when it is unset the
+    benchmark's standard (``fewshot_default``: 0, or 5 for the OLMES tasks)."""
+    if params.num_fewshot is not None:
+        return params.num_fewshot
+    return int(getattr(benchmark, "fewshot_default", 0))
 
 
 def choose(pool: Sequence[Shot], n: int, sample_id: str, seed: int, sampler: Sampler) -> list[Shot]:
@@ -109,10 +118,13 @@ def apply(
 ) -> list[Sample]:
     """``samples`` with ``n`` examples in each prompt and their ids in ``meta["fewshot"]``.
 
+    A benchmark whose examples come with its requests (``fixed_shots``, the OLMES tasks)
+    has put them there in ``load`` already; its samples pass unchanged.
+
     Raises:
         ValueError: The benchmark has no few-shot split, or too few examples.
     """
-    if n == 0:
+    if n == 0 or getattr(benchmark, "fixed_shots", None):
         return list(samples)
     if not isinstance(benchmark, HasFewShot):
         name = getattr(benchmark, "name", "this benchmark")

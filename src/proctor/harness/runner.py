@@ -187,7 +187,7 @@ def _prepare(spec: TaskSpec, results_dir: Path, sandbox: Sandbox | None) -> _Pre
     multiturn = spec.params.fewshot_as_multiturn and spec.endpoint.type == "chat"
     try:
         subset = fewshot.apply(
-            benchmark, subset, spec.params.num_fewshot, spec.params.seed, multiturn
+            benchmark, subset, fewshot.shots(benchmark, spec.params), spec.params.seed, multiturn
         )
     except (OSError, ValueError) as e:
         raise InputError(f"benchmark {spec.benchmark!r}: {e}") from None

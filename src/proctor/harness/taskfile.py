@@ -69,7 +69,12 @@ class Params(_Strict):
     extra_body: dict[str, Any] = Field(
         default_factory=dict, description="deep-merged into every request body"
     )
-    num_fewshot: int = Field(default=0, ge=0, le=100, description="worked examples per question")
+    num_fewshot: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="worked examples per question; unset: the benchmark's standard (0, OLMES 5)",
+    )
     fewshot_as_multiturn: bool = Field(
         default=True, description="chat: examples as user/assistant turns, else one message"
     )
@@ -171,10 +176,12 @@ class TaskSpec(_Strict):
         the same journal.
         """
         params = {k: v for k, v in self.params.model_dump().items() if k not in _OPERATIONAL}
+        # Unset, 0 and the benchmark's standard written out hash alike (0 as before it existed).
+        params["num_fewshot"] = self._shots() or None
         for name in _HASHED_WHEN_SET:
             if params[name] == Params.model_fields[name].get_default(call_default_factory=True):
                 del params[name]
-        if not self.params.num_fewshot:
+        if not params.get("num_fewshot"):
             params.pop("fewshot_as_multiturn", None)  # no examples: their shape decides nothing
         basis: dict[str, Any] = {
             "benchmark": self.benchmark,
@@ -192,6 +199,14 @@ class TaskSpec(_Strict):
             }
         canonical = json.dumps(basis, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def _shots(self) -> int:
+        from proctor.harness import benchmarks, fewshot  # they import this module
+
+        try:
+            return fewshot.shots(benchmarks.get(self.benchmark), self.params)
+        except KeyError:  # not a built-in benchmark: no standard to fill in
+            return self.params.num_fewshot or 0
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

