@@ -116,6 +116,13 @@ class Executor(ABC):
 
     name: ClassVar[str]  # the ``execution.type`` it is registered under
     terms: ClassVar[Terms] = Terms()
+    wake_s: ClassVar[float] = 2.0  # how often `driving` may be asked while `--wait` waits
+
+    def driving(self, invocation: Invocation) -> bool:
+        """Whether something still drives ``invocation``: ``inv run --wait`` asks this every
+        ``wake_s`` to notice the end soon after it happens. An executor that can tell more
+        cheaply than by a full look overrides it (and ``wake_s``)."""
+        return invocation.id in self.observe([invocation]).drivers
 
     @classmethod
     def describe(cls, execution: Mapping[str, Any]) -> str:

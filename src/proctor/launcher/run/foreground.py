@@ -41,11 +41,27 @@ def _lines(text: str) -> int:
     return sum(max(1, -(-len(line) // columns)) for line in text.split("\n"))
 
 
+def _sleep_while_driven(
+    executor: executors.Executor, inv: invocations.Invocation, seconds: float
+) -> None:
+    """Sleep ``seconds``, waking early when nothing drives the invocation any more (asked
+    every ``executor.wake_s``), so ``--wait`` returns soon after run_all.sh exits."""
+    if executor.wake_s >= seconds:  # asking would cost a look like the redraw's own
+        time.sleep(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(executor.wake_s, left))
+        if not executor.driving(inv):
+            return
+
+
 def follow(folder: Path, *, every_s: float = POLL_S, out: TextIO = sys.stdout) -> bool:
     """Show live status until the invocation's driver exits (the executor says when), then
     the report; True if every job succeeded."""
     inv = invocations.load(folder)
     pool = executors.Pool()
+    executor = pool.get(inv.executor)
     tty = out.isatty()
     drawn = 0  # lines of the last redraw, to move back over them
     last = ""
@@ -65,7 +81,7 @@ def follow(folder: Path, *, every_s: float = POLL_S, out: TextIO = sys.stdout) -
                 out.write(f"{datetime.now():%H:%M:%S}  {line}\n")
                 last = line
         out.flush()
-        time.sleep(every_s)
+        _sleep_while_driven(executor, inv, every_s)
     if tty and drawn:
         out.write(f"\x1b[{drawn}F\x1b[J")
     out.write("\n" + views.status_table(inv, rows, snap) + "\n\n")
