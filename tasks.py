@@ -106,18 +106,18 @@ def image(c, force=False, base=None, no_server=False):
     help={
         "id": ID_HELP + "; default: the latest invocation",
         "json": "print JSON instead of a table",
-        "watch": "redraw every 2 s until every job has ended",
+        "watch": "show the jobs live (progress bars on a terminal) until every job has ended",
         "outputs": OUTPUTS_HELP,
     },
 )
 def status(c, id=None, json=False, watch=False, outputs=None):
     """Show the state, progress and failures of an invocation's jobs (default: the latest)."""
-    from proctor.launcher.jobs import invocations, views
+    from proctor.launcher.jobs import invocations, live, views
 
     try:
         out = invocations.outputs_dir(outputs)
         if watch and not json:
-            views.watch(out, id or None)
+            live.watch_status(out, id or None)
         else:
             print(views.status_view(out, id or None, as_json=json)[0])
     except ProctorError as e:

@@ -6,8 +6,6 @@ The states come from proctor.launcher.jobs.status; nothing here decides one.
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,6 @@ from proctor.launcher.errors import ProctorError
 from proctor.launcher.jobs import invocations
 from proctor.launcher.jobs.invocations import Invocation
 from proctor.launcher.jobs.status import JobRow, Snapshot, counts, snapshot
-
-WATCH_EVERY_S = 2.0
 
 
 def status_view(outputs: Path, ident: str | None, *, as_json: bool = False) -> tuple[str, bool]:
@@ -30,20 +26,6 @@ def status_view(outputs: Path, ident: str | None, *, as_json: bool = False) -> t
     ended = all(r.settled for r in rows)
     text = status_json(inv, rows, snap) if as_json else status_table(inv, rows, snap)
     return text, ended
-
-
-def watch(outputs: Path, ident: str | None, *, every_s: float = WATCH_EVERY_S) -> None:
-    """Redraw the status table until every job has ended (or Ctrl-C)."""
-    tty = sys.stdout.isatty()
-    while True:
-        text, ended = status_view(outputs, ident)
-        if tty:
-            sys.stdout.write("\x1b[H\x1b[2J")  # home, clear screen
-        sys.stdout.write(f"{text}\n" if tty else f"{text}\n\n")
-        sys.stdout.flush()
-        if ended:
-            return
-        time.sleep(every_s)
 
 
 def list_view(outputs: Path, *, as_json: bool = False) -> str:
