@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from proctor.launcher.images import HARNESS_LATEST
+from tests.conftest import ROOT
 from tests.fakes.endpoint import FakeEndpoint
 from tests.integration.conftest import CLUSTER_SCRIPT
 from tests.integration.helpers import (
@@ -310,3 +311,152 @@ def test_a_secret_only_in_the_environment_is_refused(tmp_path, inv, slurm_cluste
     assert result.returncode != 0
     assert "ONLY_EXPORTED_KEY must be in the env file" in result.stderr
     assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").iterdir())
+
+
+# deployment.type docker under Slurm: each job serves the model itself, in its own
+# allocation. The "model" is the deterministic fake endpoint, run from this checkout in the
+# harness image (it has aiohttp).
+SERVER = (
+    "cd /src && exec python3 -m tests.fakes.endpoint --host 0.0.0.0 --port 8000 --delay {delay}"
+)
+
+
+def served_config(
+    tmp_path: Path, runtime: str, tasks: int = 2, n: int = 8, delay: float = 0.0, **deployment
+) -> Path:
+    data = write_questions(tmp_path / "data", n)
+    return write_config(
+        tmp_path,
+        [{"name": "jsonl", "dataset_dir": str(data)} for _ in range(tasks)],
+        target={"api_endpoint": {"model_id": "m"}},
+        deployment={
+            "type": "docker",
+            "image": HARNESS_LATEST,
+            "container_port": 8000,
+            "command": SERVER.format(delay=delay),
+            "mounts": [f"{ROOT}:/src:ro"],
+            "startup_timeout": 60,
+            **deployment,
+        },
+        evaluation={"params": {"parallelism": 2}},
+        execution={"type": "slurm", "time_limit": "10", "container_runtime": runtime},
+    )
+
+
+def marker_time(path: Path) -> str:
+    return path.read_text().split()[0]
+
+
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
+def test_two_jobs_each_serve_their_model_at_once_and_stop_it(
+    runtime, tmp_path, inv, slurm_cluster, request
+):
+    if runtime == "podman":
+        request.getfixturevalue("podman_image")
+    config = served_config(tmp_path, runtime, n=12, delay=0.5)
+    result = inv("run", "--config", str(config), "--wait", cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    assert [j["state"] for j in status_json(inv, tmp_path)] == ["SUCCEEDED", "SUCCEEDED"]
+    assert metrics(folder) == {t: {"accuracy": 1.0} for t in ("jsonl.1", "jsonl.2")}
+    assert not (folder / "deploy.sh").exists()
+    ports, windows = [], []
+    for task in ("jsonl.1", "jsonl.2"):
+        logs = folder / task / "deployment" / "logs"
+        port = (logs / "port").read_text().strip()
+        ports.append(port)
+        windows.append((marker_time(logs / "stage.running"), marker_time(logs / "stage.exit")))
+        log = (folder / task / "logs" / "stdout.log").read_text()
+        assert f"http://127.0.0.1:{port}/v1/models" in log and "deployment: healthy" in log, log
+        assert f"endpoint=http://127.0.0.1:{port}/v1/chat/completions" in log, log
+        assert "listening on http://127.0.0.1:8000/v1" in (logs / "stdout.log").read_text()
+        task_file = yaml.safe_load((folder / task / "deployment" / "task.yaml").read_text())
+        assert task_file["endpoint"]["url"] == f"http://127.0.0.1:{port}/v1/chat/completions"
+    assert ports[0] != ports[1]
+    # Both servers were up at the same time (each job's own, in its own allocation).
+    assert max(start for start, _ in windows) <= min(end for _, end in windows), windows
+    assert not containers_of(runtime, inv_id)
+
+
+@pytest.mark.parametrize("runtime", ["docker", "podman"])
+def test_kill_mid_run_leaves_no_server_and_resume_serves_again(
+    runtime, tmp_path, inv, slurm_cluster, request
+):
+    if runtime == "podman":
+        request.getfixturevalue("podman_image")
+    n = 60
+    config = served_config(tmp_path, runtime, tasks=1, n=n, delay=0.3)
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    inv_id = folder.name.rsplit("-", 1)[1]
+    journal = folder / "jsonl" / "artifacts" / "samples.jsonl"
+    wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 4, 120)
+    running = containers_of(runtime, inv_id)
+    assert len(running) == 2, running  # the task and its server
+    killed = inv("kill", inv_id, cwd=tmp_path, timeout=120)
+    assert killed.returncode == 0, killed.stderr
+    assert [j["state"] for j in status_json(inv, tmp_path)] == ["KILLED"]
+    assert not containers_of(runtime, inv_id)
+    assert "deployment: stopping" in (folder / "jsonl" / "logs" / "stdout.log").read_text()
+    before = len(journal.read_text().splitlines())
+    assert before < n
+    resumed = inv("resume", "--invocation", inv_id, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "SUCCEEDED", 180, 1)
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len(lines) == n == len({line["id"] for line in lines})
+    wait_for(lambda: not containers_of(runtime, inv_id), 30)
+
+
+def test_the_key_never_reaches_slurm_or_a_command_line_with_a_deployment(
+    tmp_path, inv, slurm_cluster
+):
+    key = "sk-sentinel-" + secrets.token_hex(16)
+    (tmp_path / ".env").write_text(f"PROCTOR_SECRET_KEY={key}\n")
+    # The server gets the key by name too, and says only how long it is.
+    command = 'echo "server key has ${#SERVER_KEY} characters"; ' + SERVER.format(delay=0.3)
+    config = served_config(
+        tmp_path,
+        "docker",
+        tasks=1,
+        n=16,
+        command=command,
+        env_vars={"SERVER_KEY": "PROCTOR_SECRET_KEY"},
+    )
+    raw = yaml.safe_load(config.read_text())
+    raw["target"]["api_endpoint"]["api_key_name"] = "PROCTOR_SECRET_KEY"
+    config.write_text(yaml.safe_dump(raw))
+    result = inv("run", "--config", str(config), cwd=tmp_path, env={"PROCTOR_SECRET_KEY": key})
+    assert result.returncode == 0, result.stderr
+    folder = invocation_dir(tmp_path)
+    (slurm_id,) = slurm_ids(folder)
+    records, seen_server = "", False
+    while not (folder / "jsonl" / "logs" / "stage.exit").exists():
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert key not in ps
+        seen_server = seen_server or "tests.fakes.endpoint" in ps
+        shown = subprocess.run(
+            ["scontrol", "show", "job", "-dd", slurm_id], capture_output=True, text=True
+        ).stdout
+        if "JobState=RUNNING" in shown:
+            records += shown
+        time.sleep(0.2)
+    assert seen_server and "JobState=RUNNING" in records
+    state = subprocess.run(
+        ["grep", "-rl", key, "/var/lib/slurm/slurmctld"], capture_output=True, text=True
+    )
+    assert state.stdout == "", state.stdout
+    assert key not in records
+    assert (folder / "jsonl" / "logs" / "stage.exit").read_text().split()[1] == "0"
+    server_log = (folder / "jsonl" / "deployment" / "logs" / "stdout.log").read_text()
+    assert f"server key has {len(key)} characters" in server_log
+    for script in ("run.sbatch", "deploy.sh"):
+        assert key not in (folder / "jsonl" / script).read_text()
+    assert key not in all_text_under(folder)
+    job = subprocess.run(
+        ["sacct", "-j", slurm_id, "-n", "-P", "-o", "JobID,JobName,WorkDir,SubmitLine"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert key not in job

@@ -6,17 +6,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
+from proctor.harness.taskfile import TaskSpec
 from proctor.launcher import config
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.executors.base import Terms
 from proctor.launcher.executors.local import LocalExecutor
-from proctor.launcher.executors.slurm import SlurmExecutor, commands, job_facts
+from proctor.launcher.executors.slurm import SlurmExecutor, commands, job_facts, retarget
 from proctor.launcher.executors.slurm.commands import SlurmFact
 from proctor.launcher.executors.slurm.scripts import render_sbatch, sbatch_options
 from proctor.launcher.jobs.status import ExitMarker, Observation, derive
 from proctor.launcher.run.plan import make_plan
-from proctor.launcher.run.render import environment
+from proctor.launcher.run.render import environment, render_files
 
 BASE = {
     "target": {"api_endpoint": {"url": "http://127.0.0.1:9/v1", "model_id": "m"}},
@@ -56,11 +58,70 @@ def test_slurm_keys_are_validated_with_one_line_errors():
         assert message.lower() in text.lower() and "\n" not in text, text
 
 
-def test_slurm_refuses_a_docker_deployment():
-    raw = {**BASE, "deployment": {"type": "docker"}, "execution": {"type": "slurm"}}
-    raw["target"] = {"api_endpoint": {"model_id": "m"}}
-    with pytest.raises(ProctorError, match="not supported with execution.type slurm"):
-        config.validate(raw, "c.yaml")
+def deployed(deployment: dict, **execution) -> dict:
+    return {
+        **BASE,
+        "target": {"api_endpoint": {"model_id": "m"}},
+        "deployment": {"type": "docker", **deployment},
+        "execution": {"type": "slurm", **execution},
+    }
+
+
+def test_a_docker_deployment_under_slurm_has_no_port_and_needs_a_runtime():
+    for raw, message in [
+        (deployed({"port": 8001}), "deployment.port does not apply to execution.type slurm"),
+        (
+            deployed({}, container_runtime="none"),
+            "execution.container_runtime is none: set it to docker or podman",
+        ),
+    ]:
+        with pytest.raises(ProctorError) as err:
+            config.validate(raw, "c.yaml")
+        assert message in str(err.value) and "\n" not in str(err.value), err.value
+    assert config.validate(deployed({}, container_runtime="podman"), "c.yaml").deployment.type == (
+        "docker"
+    )
+
+
+def test_each_job_gets_its_own_deploy_script_and_server(tmp_path):
+    raw = deployed(
+        {"container_port": 9000, "env_vars": {"K": "HOST_K"}}, container_runtime="podman"
+    )
+    raw["evaluation"] = {"tasks": [{"name": "gsm8k"}, {"name": "gsm8k"}]}
+    plan = make_plan(config.validate(raw, "c.yaml"), tmp_path / "c.yaml", invocation_id="abcd1234")
+    files = render_files(plan)
+    assert "deploy.sh" not in files  # no invocation-wide server
+    deploy = files["gsm8k.1/deploy.sh"][0]
+    assert "RUNTIME=podman" in deploy and "SERVER=proctor-abcd1234-0-gsm8k.1-server" in deploy
+    assert "PORT=''" in deploy and "free_port" in deploy  # chosen when it starts
+    assert 'label "proctor.slurm-job=${SLURM_JOB_ID:-}"' in deploy
+    assert "HOST_K" in deploy and files["gsm8k.2/deploy.sh"][0] != deploy
+    sbatch = files["gsm8k.1/run.sbatch"][0]
+    assert 'DEPLOY="$TASK_DIR/deploy.sh"' in sbatch and "trap stop_server EXIT" in sbatch
+    assert "proctor.launcher.executors.slurm.retarget" in sbatch
+    record = yaml.safe_load(files["invocation.yaml"][0])
+    assert record["deployment"] == {
+        "container": None,
+        "image": "proctor-llamacpp:latest",
+        "per_job": True,
+    }
+
+
+def test_retarget_keeps_the_path_and_writes_the_task_file_whole(tmp_path):
+    assert retarget.retarget("https://10.0.0.5:8000/v1/chat/completions?x=1", 4242) == (
+        "http://127.0.0.1:4242/v1/chat/completions?x=1"
+    )
+    raw = deployed({})
+    plan = make_plan(config.validate(raw, "c.yaml"), tmp_path / "c.yaml")
+    source = tmp_path / "task.yaml"
+    source.write_text(plan.jobs[0].spec.to_yaml())
+    out = tmp_path / "deployment" / "task.yaml"
+    assert retarget.main([str(source), str(out), "4242"]) == 0
+    moved = TaskSpec.load(out)
+    assert moved.endpoint.url == "http://127.0.0.1:4242/v1/chat/completions"
+    assert moved.config_hash() == plan.jobs[0].spec.config_hash()  # the journal continues
+    assert retarget.main([str(source), str(out), "0"]) == 2
+    assert retarget.main([str(tmp_path / "missing.yaml"), str(out), "4242"]) == 1
 
 
 def test_parsers_read_slurms_parsable_output():

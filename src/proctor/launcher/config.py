@@ -475,10 +475,16 @@ class RunConfig(_Strict):
     def _endpoint_url(self) -> RunConfig:
         endpoint = self.target.api_endpoint
         if self.execution.type == "slurm" and isinstance(self.deployment, DockerDeployment):
-            raise ValueError(
-                "deployment.type docker is not supported with execution.type slurm yet: "
-                "serve the model yourself and set target.api_endpoint.url"
-            )
+            if "port" in self.deployment.model_fields_set:
+                raise ValueError(
+                    "deployment.port does not apply to execution.type slurm: each job "
+                    "publishes its own server on a port free on its node; remove it"
+                )
+            if self.execution.container_runtime == "none":
+                raise ValueError(
+                    "deployment.type docker needs a container runtime, but "
+                    "execution.container_runtime is none: set it to docker or podman"
+                )
         if self.execution.type == "slurm" and self.execution.container_runtime == "none":
             for task in self.evaluation.tasks:
                 if task.container or task.command:

@@ -102,10 +102,13 @@ class Rendered:
     Attributes:
         files: Relative path -> (text, mode), e.g. ``run_all.sh`` and ``<task>/run.sh``.
         record: Top-level keys the executor adds to invocation.yaml (plain data).
+        servers_per_job: With a deployment, each job starts its own model server (its
+            folder's ``deploy.sh``, among ``files``): no invocation-level deploy.sh.
     """
 
     files: dict[str, tuple[str, int]]
     record: dict[str, Any] = field(default_factory=dict)
+    servers_per_job: bool = False
 
 
 class Executor(ABC):

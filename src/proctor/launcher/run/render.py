@@ -85,29 +85,57 @@ def task_context(plan: Plan, job: Job, script: str) -> dict[str, Any]:
     }
 
 
-def render_deploy(plan: Plan, env: Environment | None = None) -> str:
+# deploy.sh stop: docker/podman stop -t. A job's own server is stopped after its task, all
+# within the executor's grace before SIGKILL (Slurm's KillWait), so it gets less.
+SERVER_STOP_S = 10
+JOB_SERVER_STOP_S = 3
+
+
+def render_deploy(
+    plan: Plan, env: Environment | None = None, *, job: Job | None = None, runtime: str = "docker"
+) -> str:
+    """deploy.sh: the invocation's one model server, or with ``job`` that job's own (its
+    folder's ``deploy.sh``, on a port chosen free when it starts, with ``runtime``)."""
     env = env or environment()
     dep = plan.deployment
     assert dep is not None
+    folder = plan.folder.resolve()
+    port: int | str
+    if job is None:
+        server_name, logs_dir = plan.server_name, folder / "deployment" / "logs"
+        deploy_log, port, stop_s = logs_dir / "deploy.log", dep.port, SERVER_STOP_S
+        job_label, task_label = f"{plan.invocation_id}.deployment", "deployment"
+    else:
+        task_dir = folder / job.dirname
+        server_name, logs_dir = f"{job.name}-server", task_dir / "deployment" / "logs"
+        # start/stop say what they do in the job's own log; the port is chosen at start.
+        deploy_log, port, stop_s = task_dir / "logs" / "stdout.log", "", JOB_SERVER_STOP_S
+        job_label, task_label = plan.job_id(job), job.dirname
     return env.get_template("deploy.sh.j2").render(
         invocation_id=plan.invocation_id,
         version=proctor.__version__,
-        invocation_dir=str(plan.folder.resolve()),
-        server_name=plan.server_name,
-        health_url=f"http://127.0.0.1:{dep.port}{dep.health_path}",
+        invocation_dir=str(folder),
+        per_job=job is not None,
+        runtime=runtime,
+        server_name=server_name,
+        logs_dir=str(logs_dir),
+        deploy_log=str(deploy_log),
+        health_path=dep.health_path,
         startup_timeout=dep.startup_timeout,
+        stop_timeout=stop_s,
         env_file=str(plan.env_file) if plan.env_file else "",
         python=sys.executable,
         **_env_context(dep.env_vars),
         labels=[
             (LABEL_INVOCATION, plan.invocation_id),
-            (LABEL_JOB, f"{plan.invocation_id}.deployment"),
-            (LABEL_TASK, "deployment"),
+            (LABEL_JOB, job_label),
+            (LABEL_TASK, task_label),
             (LABEL_CONFIG_HASH, plan.config.config_hash()),
             (LABEL_ROLE, "deployment"),
         ],
-        port=dep.port,
+        port=port,
         container_port=dep.container_port or "",  # deploy.sh asks the image when unset
+        fallback_port=dep.port,
         mounts=plan.server_mounts(),
         extra_docker_args=dep.extra_docker_args,
         image=dep.image,
@@ -115,7 +143,9 @@ def render_deploy(plan: Plan, env: Environment | None = None) -> str:
     )
 
 
-def invocation_record(plan: Plan, executor_record: dict[str, Any]) -> dict[str, Any]:
+def invocation_record(
+    plan: Plan, executor_record: dict[str, Any], *, per_job: bool = False
+) -> dict[str, Any]:
     """invocation.yaml (an InvocationRecord): the resolved config (names of secrets only,
     never values); the executor's keys (local: network) come right after env_file."""
     record = InvocationRecord(
@@ -125,11 +155,7 @@ def invocation_record(plan: Plan, executor_record: dict[str, Any]) -> dict[str, 
         config_path=str(plan.config_path.resolve()),
         config_hash=plan.config.config_hash(),
         env_file=str(plan.env_file) if plan.env_file else None,
-        deployment=(
-            {"container": plan.server_name, "image": plan.deployment.image}
-            if plan.deployment
-            else None
-        ),
+        deployment=_deployment_record(plan, per_job),
         jobs=[
             JobRecord(
                 id=plan.job_id(job),
@@ -149,15 +175,23 @@ def invocation_record(plan: Plan, executor_record: dict[str, Any]) -> dict[str, 
     return dict(items[:at] + list(executor_record.items()) + items[at:])
 
 
+def _deployment_record(plan: Plan, per_job: bool) -> dict[str, Any] | None:
+    if plan.deployment is None:
+        return None
+    if per_job:  # every job starts its own (named after it, "-server"), on a port of its node
+        return {"container": None, "image": plan.deployment.image, "per_job": True}
+    return {"container": plan.server_name, "image": plan.deployment.image}
+
+
 def render_files(plan: Plan) -> dict[str, tuple[str, int]]:
     """Every file of the invocation folder: relative path -> (text, mode)."""
     env = environment()
     launch = executors.Pool().get(plan.config.execution.type).render(plan, env)
-    record = invocation_record(plan, launch.record)
+    record = invocation_record(plan, launch.record, per_job=launch.servers_per_job)
     files = {"invocation.yaml": (yaml.safe_dump(record, sort_keys=False), 0o644)}
     # Invocation-level scripts first, then each task's folder: the order --dry-run prints.
     files.update({rel: f for rel, f in launch.files.items() if "/" not in rel})
-    if plan.deployment:
+    if plan.deployment and not launch.servers_per_job:
         files["deploy.sh"] = (render_deploy(plan, env), 0o755)
     for job in plan.jobs:
         prefix = f"{job.dirname}/"

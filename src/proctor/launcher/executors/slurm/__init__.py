@@ -172,7 +172,10 @@ class SlurmExecutor(Executor):
             from proctor.launcher.executors.local import docker
 
             client = docker.connect()
-            docker.require_images(client, [j.image for j in plan.jobs], plan.config.execution.image)
+            images = [j.image for j in plan.jobs]
+            if plan.deployment:
+                images.append(plan.deployment.image)
+            docker.require_images(client, images, plan.config.execution.image)
 
     def render(self, plan: Plan, env: Environment) -> Rendered:
         from proctor.launcher.executors.slurm import scripts

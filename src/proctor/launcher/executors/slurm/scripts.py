@@ -13,7 +13,7 @@ from proctor.launcher.executors.base import Rendered
 from proctor.launcher.executors.local.scripts import SUPERVISE, host_user, labels
 from proctor.launcher.executors.slurm.commands import time_limit_seconds
 from proctor.launcher.run.plan import DATASETS_MOUNT, Job, Plan
-from proctor.launcher.run.render import task_context
+from proctor.launcher.run.render import render_deploy, task_context
 
 SCRIPT = "run.sbatch"
 WARN_BEFORE_LIMIT_S = 30  # --signal=B:USR1@30: Slurm checks limits about every 30 s
@@ -91,4 +91,10 @@ def render(plan: Plan, env: Environment) -> Rendered:
         if job.dataset_dir:
             spec = spec.model_copy(update={"dataset_dir": str(job.dataset_dir)})
         files[f"{job.dirname}/task.host.yaml"] = (spec.to_yaml(), 0o644)
-    return Rendered(files, {})
+        if plan.deployment:  # the job's own server (see run.sbatch)
+            runtime = plan.config.execution.container_runtime
+            files[f"{job.dirname}/deploy.sh"] = (
+                render_deploy(plan, env, job=job, runtime=runtime),
+                0o755,
+            )
+    return Rendered(files, {}, servers_per_job=True)
