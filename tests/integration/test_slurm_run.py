@@ -68,6 +68,26 @@ def slurm_ids(folder: Path) -> list[str]:
     ]
 
 
+def report_ids(folder: Path) -> list[str]:
+    path = folder / "logs" / "slurm.report"
+    return [line.split()[1] for line in path.read_text().splitlines()]
+
+
+def sacct_lines(job_id: str, fields: str) -> list[str]:
+    out = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-j", job_id, "-o", fields],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def queued(ids: list[str]) -> set[str]:
+    out = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    return set(out.split()) & set(ids)
+
+
 def status_json(inv, tmp_path: Path) -> list[dict]:
     result = inv("status", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -127,6 +147,12 @@ def test_two_tasks_succeed_with_the_metrics_of_a_local_run(
     assert sorted(acct) == sorted(f"{i}|COMPLETED|0:0" for i in ids)
     if runtime != "none":
         assert not containers_of(runtime, folder.name.rsplit("-", 1)[1])
+    # --wait returned after the report job, which ran once the tasks had ended.
+    (report,) = report_ids(folder)
+    assert (folder / "logs" / "report.exit").read_text().split()[1:] == ["0", report]
+    assert "jsonl.1" in (folder / "report.html").read_text()
+    (end,) = {line.split("|")[1] for line in sacct_lines(report, "JobID,State")}
+    assert end == "COMPLETED"
 
 
 @pytest.mark.parametrize("runtime", ["docker", "podman"])
@@ -144,19 +170,29 @@ def test_kill_mid_run_leaves_no_container_and_resume_completes(
         journal = folder / "jsonl" / "artifacts" / "samples.jsonl"
         wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 4, 120)
         assert containers_of(runtime, inv_id)
+        (first_report,) = report_ids(folder)
+        assert queued([first_report])  # waiting for the task (Dependency)
         killed = inv("kill", inv_id, cwd=tmp_path, timeout=120)
         assert killed.returncode == 0, killed.stderr
         assert [j["state"] for j in status_json(inv, tmp_path)] == ["KILLED"]
         assert not containers_of(runtime, inv_id)
+        assert not queued([first_report])  # no report job left pending
+        assert not (folder / "report.html").exists()
         before = len(journal.read_text().splitlines())
         assert before < n
         resumed = inv("resume", "--invocation", inv_id, cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
+        first, second = report_ids(folder)  # the resume's replaces it
+        assert first == first_report and second != first
         wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "SUCCEEDED", 180, 1)
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
     assert len(lines) == n == len({line["id"] for line in lines})
     assert len(slurm_ids(folder)) == 2
     assert not containers_of(runtime, inv_id)
+    report_exit = folder / "logs" / "report.exit"
+    wait_for(report_exit.exists, 60)
+    assert report_exit.read_text().split()[1:] == ["0", second]
+    assert (folder / "report.html").is_file()
 
 
 def test_a_job_at_its_time_limit_is_resubmitted_and_continues_from_its_journal(
@@ -194,6 +230,13 @@ def test_a_job_at_its_time_limit_is_resubmitted_and_continues_from_its_journal(
     assert sum(c - 1 for c in counts.values()) <= len(attempts) - 1, counts
     log = (folder / "jsonl" / "logs" / "stdout.log").read_text()
     assert "the time limit is near" in log
+    # The report job started when the first attempt ended, found the next one queued and
+    # submitted itself again after it: report.html comes after the last attempt.
+    report_exit = folder / "logs" / "report.exit"
+    wait_for(report_exit.exists, 90)
+    reports = report_ids(folder)
+    assert len(reports) >= 2 and report_exit.read_text().split()[1:] == ["0", reports[-1]]
+    assert (folder / "report.html").stat().st_mtime >= journal.stat().st_mtime
 
 
 def test_held_failed_and_refused_jobs(tmp_path, inv, slurm_cluster):

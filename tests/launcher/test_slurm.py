@@ -342,3 +342,21 @@ def test_the_header_and_script(tmp_path: Path):
     assert "MAX_ATTEMPTS=4" in script and "TIME_LIMIT_S=14400" in script
     header = [line for line in script.splitlines() if line.startswith("#SBATCH")]
     assert len(header) == len(options)
+
+
+def test_the_report_job_is_rendered_beside_the_tasks(tmp_path):
+    raw = {
+        **BASE,
+        "evaluation": {"tasks": [{"name": "gsm8k"}, {"name": "gsm8k"}]},
+        "execution": {"type": "slurm", "partition": "gpu", "time_limit": "30", "mem": "8G"},
+    }
+    plan = make_plan(config.validate(raw, "c.yaml"), tmp_path / "c.yaml", invocation_id="abcd1234")
+    text, mode = render_files(plan)["report.sbatch"]
+    assert mode == 0o755
+    assert "#SBATCH --job-name=proctor-abcd1234-report" in text
+    assert "#SBATCH --partition=gpu" in text and "#SBATCH --time=30" in text
+    assert "--mem" not in text  # one CPU and the default memory: it only writes a page
+    assert "TASKS=(gsm8k.1 gsm8k.2)" in text
+    assert "proctor.launcher.results.htmlreport" in text
+    with pytest.raises(ProctorError, match="report.sbatch"):
+        config.validate({**BASE, "evaluation": {"tasks": [{"name": "report.sbatch"}]}}, "c.yaml")

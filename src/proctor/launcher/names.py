@@ -22,6 +22,7 @@ RESERVED = frozenset(
         "invocation.yaml",
         "logs",
         "report.html",
+        "report.sbatch",
         "run_all.log",
         "run_all.pid",
         "run_all.sh",

@@ -8,8 +8,12 @@
   ("<attempt> <id>" lines, written whole), which a job extends when it resubmits itself.
 - observe: at most ONE squeue and ONE sacct, and none for jobs whose markers say how they
   ended; facts in Slurm's words for the shared ``derive``.
-- stop: one scancel of every attempt, then wait until squeue no longer lists them (the
-  batch shell's TERM trap stops the container; the node's Epilog is the backstop).
+- stop: one scancel of every attempt (and, for the whole invocation, of the report job),
+  then wait until squeue no longer lists them (the batch shell's TERM trap stops the
+  container; the node's Epilog is the backstop).
+- report: ``report.sbatch`` writes report.html when every task's job has ended (submitted
+  held with ``--dependency=afterany:<every task job>`` and released with them); until it
+  has, it drives the invocation (``inv run --wait`` waits for it). inv resume replaces it.
 """
 
 from __future__ import annotations
@@ -35,15 +39,20 @@ if TYPE_CHECKING:
 
 JOBS_FILE = "slurm.jobs"
 SCRIPT = "run.sbatch"
+# The invocation's report job: <folder>/report.sbatch, its ids in <folder>/logs/slurm.report
+# (it resubmits itself while a task is still in Slurm), and logs/report.exit once it ran.
+REPORT = "report.sbatch"
+REPORT_JOBS = "slurm.report"
+REPORT_EXIT = "report.exit"
 YOUNG_S = 120.0  # a submission this recent may be missing from sacct (it lags)
 RESUMABLE = "walltime:"  # stage.exit reason of an attempt that resubmitted itself
 STARTED_MARKERS = ("stage.pre-start", "stage.running")
 
 
-def attempts(logs: Path) -> list[tuple[int, str]]:
+def attempts(logs: Path, name: str = JOBS_FILE) -> list[tuple[int, str]]:
     """(attempt, Slurm job id) of every submission, oldest first."""
     try:
-        text = (logs / JOBS_FILE).read_text(encoding="utf-8")
+        text = (logs / name).read_text(encoding="utf-8")
     except OSError:
         return []
     out = []
@@ -54,10 +63,10 @@ def attempts(logs: Path) -> list[tuple[int, str]]:
     return out
 
 
-def _write_attempts(logs: Path, items: list[tuple[int, str]]) -> None:
-    tmp = logs / f".{JOBS_FILE}.{os.getpid()}.tmp"
+def _write_attempts(logs: Path, items: list[tuple[int, str]], name: str = JOBS_FILE) -> None:
+    tmp = logs / f".{name}.{os.getpid()}.tmp"
     tmp.write_text("".join(f"{n} {i}\n" for n, i in items), encoding="utf-8")
-    os.replace(tmp, logs / JOBS_FILE)
+    os.replace(tmp, logs / name)
 
 
 def _exit_fields(logs: Path) -> tuple[int | None, str] | None:
@@ -208,12 +217,40 @@ class SlurmExecutor(Executor):
             for task, slurm_id in held.items():
                 logs = folder / task / "logs"
                 _write_attempts(logs, [*attempts(logs), (1, slurm_id)])
+            if held and (report := self._submit_report(folder, list(held.values()))):
+                held[REPORT] = report
             if held:
                 commands.run(["scontrol", "release", ",".join(held.values())], "scontrol release")
         except BaseException:
             commands.scancel(held.values())
             raise
-        return list(held.values())
+        return [i for task, i in held.items() if task != REPORT]
+
+    def _submit_report(self, folder: Path, after: list[str]) -> str | None:
+        """Submit report.sbatch, held, after ``after``; it replaces any earlier report job
+        (cancelled: the resumed jobs must end first). None for a folder without one."""
+        if not (folder / REPORT).is_file():
+            return None  # rendered before report jobs existed
+        logs = folder / "logs"
+        logs.mkdir(exist_ok=True)  # Slurm writes the job's output there
+        earlier = attempts(logs, REPORT_JOBS)
+        done = commands.run(
+            [
+                "sbatch",
+                "--parsable",
+                "--hold",
+                f"--dependency=afterany:{':'.join(after)}",
+                str(folder / REPORT),
+            ],
+            "sbatch of the report job refused",
+        )
+        try:
+            report = commands.parse_job_id(done.stdout)
+        except ValueError as e:
+            raise ProctorError(f"sbatch of the report job: {e}") from None
+        commands.scancel(i for _n, i in earlier)
+        _write_attempts(logs, [*earlier, (len(earlier) + 1, report)], REPORT_JOBS)
+        return report
 
     def observe(self, invocations: Sequence[Invocation], *, quick: bool = False) -> Facts:
         current: dict[str, tuple[tuple[int, str], Markers, bool, int]] = {}
@@ -226,12 +263,13 @@ class SlurmExecutor(Executor):
                 tries = attempts(job.logs)
                 if tries:
                     current[job.id] = (tries[-1], markers, _age_s(job) < YOUNG_S, max_attempts)
+        reports = {inv.id: r for inv in invocations if (r := _pending_report(inv))}
         facts: dict[str, SlurmFact] = {}
         error = None
-        if current and not quick:
+        if (current or reports) and not quick:
             ids = {a[1] for a, _m, _y, _n in current.values()}
             try:
-                facts = commands.squeue(ids)
+                facts = commands.squeue(ids | set(reports.values()))
                 rest = ids - set(facts)
                 if rest:
                     facts.update(commands.sacct(rest))
@@ -254,12 +292,18 @@ class SlurmExecutor(Executor):
                 for job in inv.jobs
             )
         }
+        # Then the report job, until it has written report.html (or left the queue).
+        for inv_id, report in reports.items():
+            if inv_id not in drivers and report in facts:
+                drivers[inv_id] = f"the report job (Slurm job {report}, {facts[report].state})"
         return Facts(jobs, drivers, error, self.terms)
 
     def stop(
         self, invocation: Invocation, rows: Sequence[JobRow], *, whole: bool, grace: float
     ) -> list[str]:
         ids = [i for row in rows for _n, i in attempts(row.job.logs)]
+        if whole:  # and the report job (inv resume submits a new one)
+            ids += [i for _n, i in attempts(invocation.folder / "logs", REPORT_JOBS)]
         commands.scancel(ids)
         deadline = time.monotonic() + grace + 40  # TERM, then SIGKILL after KillWait
         while ids and time.monotonic() < deadline:
@@ -294,6 +338,19 @@ def _markers(job: JobRef) -> Markers | None:
     if ended is not None or any((job.logs / m).exists() for m in STARTED_MARKERS):
         return "started"
     return "none"
+
+
+def _pending_report(inv: Invocation) -> str | None:
+    """The invocation's last report job id, unless it has run (logs/report.exit names it)."""
+    logs = inv.folder / "logs"
+    tries = attempts(logs, REPORT_JOBS)
+    if not tries:
+        return None
+    try:
+        done = (logs / REPORT_EXIT).read_text(encoding="utf-8").split()
+    except OSError:
+        done = []
+    return None if done[2:3] == [tries[-1][1]] else tries[-1][1]
 
 
 def _age_s(job: JobRef) -> float:

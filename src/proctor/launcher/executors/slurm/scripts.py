@@ -4,6 +4,7 @@ here and nowhere else."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from jinja2 import Environment
@@ -16,6 +17,7 @@ from proctor.launcher.run.plan import DATASETS_MOUNT, Job, Plan
 from proctor.launcher.run.render import render_deploy, task_context
 
 SCRIPT = "run.sbatch"
+REPORT = "report.sbatch"
 WARN_BEFORE_LIMIT_S = 30  # --signal=B:USR1@30: Slurm checks limits about every 30 s
 STOP_GRACE_S = 8  # docker/podman stop -t; below the cluster's KillWait
 
@@ -77,8 +79,37 @@ def render_sbatch(plan: Plan, job: Job, env: Environment) -> str:
     return env.get_template("slurm/run.sbatch.sh.j2").render(**context)
 
 
+def report_options(plan: Plan) -> list[str]:
+    """The report job's ``#SBATCH`` lines: where the tasks run, one CPU, their time limit."""
+    ex = plan.config.execution
+    folder = plan.folder.resolve()
+    options = [
+        f"--job-name=proctor-{plan.invocation_id}-report",
+        f"--output={folder}/logs/report-%j.out",
+        f"--chdir={folder}",
+        "--open-mode=append",
+        "--cpus-per-task=1",
+    ]
+    options += [
+        f"--{key}={value}" for key in ("partition", "account", "qos") if (value := getattr(ex, key))
+    ]
+    if ex.time_limit:
+        options.append(f"--time={ex.time_limit}")
+    return options
+
+
+def render_report(plan: Plan, env: Environment) -> str:
+    env.filters["sbatch"] = _sbatch_filter
+    return env.get_template("slurm/report.sbatch.sh.j2").render(
+        sbatch_options=report_options(plan),
+        invocation_dir=str(plan.folder.resolve()),
+        python=sys.executable,
+        tasks=[job.dirname for job in plan.jobs],
+    )
+
+
 def render(plan: Plan, env: Environment) -> Rendered:
-    files = {}
+    files = {REPORT: (render_report(plan, env), 0o755)}
     for job in plan.jobs:
         if job.sandbox:
             raise ProctorError(
