@@ -503,3 +503,56 @@ def test_the_key_never_reaches_slurm_or_a_command_line_with_a_deployment(
         text=True,
     ).stdout
     assert key not in job
+
+
+def test_logs_follow_streams_a_slurm_job_and_returns_when_it_ends(tmp_path, inv, slurm_cluster):
+    import sys
+    import threading
+
+    ticks = "for i in 1 2 3 4 5 6; do echo tick $i; sleep 1; done"
+    config = write_config(
+        tmp_path,
+        [{"name": "ticker", "container": BASE_IMAGE, "command": ticks}],
+        execution={"type": "slurm", "time_limit": "5"},
+    )
+    assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+    folder = invocation_dir(tmp_path)
+    exit_marker = folder / "ticker" / "logs" / "stage.exit"
+    errors = tmp_path / "follow.err"
+    seen: list[tuple[str, bool]] = []  # each line, and whether the job had ended by then
+    with (
+        errors.open("w") as err,
+        subprocess.Popen(
+            [sys.executable, "-m", "invoke", "-r", str(ROOT), "logs", "--follow"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        ) as follower,
+    ):
+
+        def read() -> None:
+            assert follower.stdout is not None
+            for line in follower.stdout:
+                seen.append((line.rstrip("\n"), exit_marker.exists()))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            wait_for(exit_marker.exists, 120)
+            ended = time.monotonic()
+            follower.wait(timeout=30)  # returns by itself once the job has ended
+            returned_after = time.monotonic() - ended
+        finally:
+            if follower.poll() is None:
+                follower.kill()
+            reader.join(timeout=10)
+    assert follower.returncode == 0, errors.read_text()
+    lines = [line for line, _ in seen]
+    assert [line for line in lines if "| tick " in line] == [
+        f"ticker | tick {i}" for i in range(1, 7)
+    ], lines
+    # Followed while it ran: the first ticks arrived before the job had ended.
+    assert any(not ended_then for line, ended_then in seen if "| tick 1" in line), seen
+    assert any("(ticker) exited with 0" in line for line in lines), lines
+    assert returned_after < 10, returned_after
