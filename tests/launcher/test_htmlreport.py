@@ -162,3 +162,26 @@ def test_journal_is_capped_and_a_retried_sample_keeps_its_last_line(tmp_path, mo
     ]
     html = htmlreport.render(report.load(tmp_path / "outputs", []))
     assert "Showing the first 3 of 5 samples" in html
+
+
+@pytest.mark.parametrize(
+    ("said", "written"), [("go\n", True), ("", False), ("stop\n", False), ("gone\n", False)]
+)
+def test_the_waiting_writer_writes_only_after_go(tmp_path, said, written):
+    """run_all.sh starts the writer beside the tasks and says go when they have ended; a
+    driver that dies first closes the input without go, and nothing is written."""
+    import subprocess
+    import sys
+
+    folder = make_invocation(tmp_path, "abcd1234", {"gsm8k": [sample("1", 1.0)]})
+    ran = subprocess.run(
+        [sys.executable, "-m", "proctor.launcher.results.htmlreport", "--on-go", str(folder)],
+        input=said,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert (folder / "report.html").is_file() is written
+    assert ("report:" in ran.stdout) is written

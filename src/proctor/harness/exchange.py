@@ -31,7 +31,9 @@ Count = Annotated[int, Field(strict=True, ge=0)]
 
 class _File(BaseModel):
     # Unknown keys are kept (a newer writer, a benchmark's own fields), not refused.
-    model_config = ConfigDict(extra="allow", protected_namespaces=(), coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        extra="allow", protected_namespaces=(), coerce_numbers_to_str=True, defer_build=True
+    )
 
     @classmethod
     def parse(cls, raw: str | bytes | Any) -> Any:

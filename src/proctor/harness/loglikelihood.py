@@ -36,33 +36,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from proctor.harness import shaping
-from proctor.harness.benchmarks.base import Sample
+from proctor.harness.benchmarks.base import CHOICES, Choice, Sample
 from proctor.harness.client import Client, Failure
 from proctor.harness.journal import Entry
 from proctor.harness.untrusted import loads
 
-# Sample.meta key holding a log-likelihood sample's list of Choice.
-CHOICES = "loglikelihood_choices"
 PROBE_PROMPT = "The capital of France is"
 # Echo and generation compute the same distribution; on CPU the batched prompt pass and
 # the one-token step round differently by about 1e-3. The llama-cpp-python bug is off
 # by several nats.
 PROBE_TOLERANCE = 0.05
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One option of a log-likelihood sample.
-
-    Attributes:
-        context: What the model is conditioned on (Winogrande: differs per choice).
-        continuation: What is scored (Winogrande: the same for every choice).
-        text: The string acc_norm measures, lm-eval's ``doc_to_choice`` entry.
-    """
-
-    context: str
-    continuation: str
-    text: str
 
 
 @dataclass(frozen=True)

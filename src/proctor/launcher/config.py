@@ -44,7 +44,7 @@ _SECRET_KEYS = {"api_key_name", "env_vars", "url", "tracking_uri"}
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), defer_build=True)
 
 
 def _env_name(value: str, what: str) -> str:

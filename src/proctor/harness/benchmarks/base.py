@@ -8,6 +8,26 @@ from typing import Any, Protocol
 
 from proctor.harness.taskfile import Params
 
+# Sample.meta key holding a log-likelihood sample's list of Choice
+# (proctor.harness.loglikelihood scores them).
+CHOICES = "loglikelihood_choices"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a log-likelihood sample.
+
+    Attributes:
+        context: What the model is conditioned on (Winogrande: differs per choice).
+        continuation: What is scored (Winogrande: the same for every choice).
+        text: The string acc_norm measures, lm-eval's ``doc_to_choice`` entry.
+    """
+
+    context: str
+    continuation: str
+    text: str
+
+
 Message = dict[str, str]
 
 

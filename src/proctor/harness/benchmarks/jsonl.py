@@ -45,8 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from proctor.harness.benchmarks import multichoice, verdicts
-from proctor.harness.benchmarks.base import Message, Sample, Score
-from proctor.harness.loglikelihood import CHOICES, Choice
+from proctor.harness.benchmarks.base import CHOICES, Choice, Message, Sample, Score
 from proctor.harness.scoring import (
     LETTERS,
     contains,

@@ -25,9 +25,8 @@ from typing import Any
 
 from proctor.harness import datafiles
 from proctor.harness.benchmarks import mmlu
-from proctor.harness.benchmarks.base import Sample, Score
+from proctor.harness.benchmarks.base import CHOICES, Choice, Sample, Score
 from proctor.harness.benchmarks.olmes import FEWSHOT_DEFAULT, SHOTS, options
-from proctor.harness.loglikelihood import CHOICES, Choice
 from proctor.harness.scoring import LETTERS
 from proctor.harness.taskfile import Params
 

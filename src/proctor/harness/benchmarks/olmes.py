@@ -48,8 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from proctor.harness import datafiles
-from proctor.harness.benchmarks.base import Sample, Score
-from proctor.harness.loglikelihood import CHOICES, Choice
+from proctor.harness.benchmarks.base import CHOICES, Choice, Sample, Score
 from proctor.harness.taskfile import Params
 
 FORMULATIONS = ("rc", "mc")

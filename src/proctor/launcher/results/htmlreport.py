@@ -335,11 +335,10 @@ def context(reports: Sequence[InvocationReport]) -> dict[str, Any]:
     }
 
 
-def render(reports: Sequence[InvocationReport]) -> str:
-    """The report page for one or more invocations."""
+def _template() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    from proctor.launcher.run.render import TEMPLATES
+    from proctor.launcher import TEMPLATES
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -351,7 +350,12 @@ def render(reports: Sequence[InvocationReport]) -> str:
     # JSON.parse refuses NaN and Infinity, which json.dumps writes by default: one such
     # number anywhere would leave every sample browser of the page empty.
     env.policies["json.dumps_function"] = _finite_dumps
-    return env.get_template(TEMPLATE).render(**context(reports))
+    return env.get_template(TEMPLATE)
+
+
+def render(reports: Sequence[InvocationReport], template: Any = None) -> str:
+    """The report page for one or more invocations (``template``: one already compiled)."""
+    return (template or _template()).render(**context(reports))
 
 
 def _finite(value: Any) -> Any:
@@ -368,10 +372,10 @@ def _finite_dumps(value: Any, **kwargs: Any) -> str:
     return json.dumps(_finite(value), allow_nan=False, **kwargs)
 
 
-def write(reports: Sequence[InvocationReport], path: Path) -> Path:
+def write(reports: Sequence[InvocationReport], path: Path, template: Any = None) -> Path:
     """Write the page atomically (a reader never sees half of it); ProctorError if it cannot."""
     try:
-        write_atomic(path, render(reports))
+        write_atomic(path, render(reports, template))
     except OSError as e:
         raise ProctorError(f"cannot write {path}: {e.strerror or e}") from None
     return path
@@ -384,20 +388,35 @@ def default_path(outputs: Path, reports: Sequence[InvocationReport]) -> Path:
     return outputs / f"report-{'-'.join(r.id for r in reports)}.html"
 
 
+GO = "go"
+USAGE = "usage: python -m proctor.launcher.results.htmlreport [--on-go] INVOCATION_FOLDER"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m proctor.launcher.results.htmlreport FOLDER``: write its report.html, print the table."""
+    """``python -m proctor.launcher.results.htmlreport FOLDER``: write its report.html and
+    print the table.
+
+    With ``--on-go`` it first gets ready (imports, the template compiled) and then waits
+    for a line ``go`` on its input: run_all.sh starts it beside the tasks and says go when
+    they have ended, so the report costs the run only its writing. Input that ends without
+    ``go`` (the driver was killed) writes nothing.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    on_go = args[:1] == ["--on-go"]
+    args = args[1:] if on_go else args
+    if len(args) != 1:
+        print(USAGE, file=sys.stderr)
+        return 2
+    from tabulate import tabulate  # noqa: F401  (imported now, while waiting for go)
+
     from proctor.launcher.jobs import invocations
 
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print(
-            "usage: python -m proctor.launcher.results.htmlreport INVOCATION_FOLDER",
-            file=sys.stderr,
-        )
-        return 2
     try:
+        template = _template()
+        if on_go and sys.stdin.readline().strip() != GO:
+            return 0
         report = collect(invocations.load(Path(args[0])))
-        path = write([report], report.folder / FILENAME)
+        path = write([report], report.folder / FILENAME, template)
     except ProctorError as e:
         print(f"proctor: report not written: {e}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 import proctor
 from proctor.harness.exchange import InvocationRecord, JobRecord
-from proctor.launcher import executors
+from proctor.launcher import TEMPLATES, executors
 from proctor.launcher.run.labels import (
     LABEL_CONFIG_HASH,
     LABEL_INVOCATION,
@@ -28,8 +28,6 @@ from proctor.launcher.run.labels import (
     LABEL_TASK,
 )
 from proctor.launcher.run.plan import Job, Plan
-
-TEMPLATES = Path(__file__).resolve().parents[4] / "templates"
 
 
 def _quote(value: Any) -> str:
