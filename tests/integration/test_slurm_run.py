@@ -556,3 +556,90 @@ def test_logs_follow_streams_a_slurm_job_and_returns_when_it_ends(tmp_path, inv,
     assert any(not ended_then for line, ended_then in seen if "| tick 1" in line), seen
     assert any("(ticker) exited with 0" in line for line in lines), lines
     assert returned_after < 10, returned_after
+
+
+def node_name() -> str:
+    out = subprocess.run(["sinfo", "-h", "-o", "%N"], capture_output=True, text=True, check=True)
+    return out.stdout.split()[0]
+
+
+def set_node(node: str, state: str) -> None:
+    # resume fails ("Invalid node state") when the node came back by itself
+    # (ReturnToService=2): harmless.
+    args = ["scontrol", "update", f"nodename={node}", f"state={state}"]
+    subprocess.run([*args, "reason=proctor-test"] if state == "down" else args, check=False)
+
+
+def node_ready(node: str) -> bool:
+    out = subprocess.run(["sinfo", "-h", "-n", node, "-o", "%T"], capture_output=True, text=True)
+    return out.stdout.strip() in ("idle", "mixed", "allocated")
+
+
+def journaled(journal: Path) -> set[str]:
+    return {json.loads(line)["response"] for line in journal.read_text().splitlines()}
+
+
+def test_node_failure_requeues_once_then_stops_and_resume_completes(tmp_path, inv, slurm_cluster):
+    n = 40
+    node = node_name()
+    with FakeEndpoint(delay=0.5) as ep:  # counted by prompt: "question i", once per sample
+        config = slurm_config(tmp_path, ep.chat_url, tasks=1, n=n, max_resubmits=1)
+        raw = yaml.safe_load(config.read_text())
+        raw["evaluation"]["params"]["parallelism"] = 1
+        config.write_text(yaml.safe_dump(raw))
+        assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+        folder = invocation_dir(tmp_path)
+        logs = folder / "jsonl" / "logs"
+        journal = folder / "jsonl" / "artifacts" / "samples.jsonl"
+        (slurm_id,) = slurm_ids(folder)
+
+        def lines() -> int:
+            return len(journal.read_text().splitlines()) if journal.exists() else 0
+
+        def fail_node() -> tuple[set[str], dict[str, int]]:
+            """The node fails under the running job: what was journaled and asked by then."""
+            set_node(node, "down")
+            wait_for(lambda: (logs / "stage.exit").exists(), 60)
+            return journaled(journal), ep.counts()
+
+        try:
+            wait_for(lambda: lines() >= 5, 120)
+            first, asked_first = fail_node()
+            # Slurm requeues it (same job id) with a begin time about two minutes ahead:
+            # bring the node back and let it start now.
+            wait_for(lambda: queued([slurm_id]), 30)
+            (job,) = status_json(inv, tmp_path)
+            assert job["state"] == "PENDING" and "requeue by Slurm" in job["reason"], job
+            assert job["attempt"] == "2/2", job
+            set_node(node, "resume")
+            wait_for(lambda: node_ready(node), 60)
+            subprocess.run(["scontrol", "update", f"JobId={slurm_id}", "StartTime=now"], check=True)
+            wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "RUNNING", 60, 0.5)
+            assert status_json(inv, tmp_path)[0]["attempt"] == "2/2"
+            wait_for(lambda: lines() >= len(first) + 3, 60)
+            second, asked_second = fail_node()
+            assert len(second) < n
+            # The last attempt is not requeued: it ends NODE_FAIL and stays ended.
+            wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "FAILED", 60, 1)
+            time.sleep(3)
+            assert not queued([slurm_id])
+            (job,) = status_json(inv, tmp_path)
+            assert job["state"] == "FAILED" and "NODE_FAIL" in job["reason"], job
+            assert job["attempt"] == "2/2", job
+        finally:
+            set_node(node, "resume")
+            wait_for(lambda: node_ready(node), 60)
+        log = (logs / "stdout.log").read_text()
+        assert "attempt 2/2" in log and "attempts-exhausted" not in log
+
+        resumed = inv("resume", "--invocation", folder.name.rsplit("-", 1)[1], cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "SUCCEEDED", 180, 1)
+        counts = ep.counts()
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert len(records) == n == len({r["id"] for r in records})
+    # No journaled sample was asked again, after either failure.
+    for done, asked in ((first, asked_first), (second, asked_second)):
+        again = {p: counts[p] - asked[p] for p in done if counts[p] != asked[p]}
+        assert not again, again
+    assert first < second
