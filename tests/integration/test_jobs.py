@@ -132,7 +132,17 @@ def test_three_parallel_tasks_go_pending_running_succeeded(workdir, endpoint):
     assert inv_id in listing.stdout and "3 SUCCEEDED" in listing.stdout
 
 
-def test_kill_mid_run_then_resume_sends_no_finished_sample_twice(workdir, endpoint):
+@pytest.fixture
+def slow_endpoint():
+    """40 requests take 20 s at parallelism 2, so the kill lands mid-run however slowly
+    `inv` starts on a loaded machine (at the shared fixture's 0.2 s the run was 60-80% done
+    when the kill landed on an idle machine, and all done under load)."""
+    with FakeEndpoint(delay=1.0, key=by_sample_and_repeat) as ep:
+        yield ep
+
+
+def test_kill_mid_run_then_resume_sends_no_finished_sample_twice(workdir, slow_endpoint):
+    endpoint = slow_endpoint
     config = jsonl_config(workdir, endpoint.chat_url, samples=20)
     inv_id = start(workdir, config, "evaluation.params.n_repeats=2")
     task_dir = invocation_dir(workdir) / "jsonl"
@@ -155,6 +165,9 @@ def test_kill_mid_run_then_resume_sends_no_finished_sample_twice(workdir, endpoi
     assert 6 <= len(finished) < 40
     counts_before = endpoint.counts()
 
+    # The resumed run must still be busy when it is resumed again and run by hand below:
+    # each of its requests takes 4 s until then (the run could finish first otherwise).
+    endpoint.delay = 4.0
     resumed = run_inv("resume", "--invocation", inv_id, cwd=workdir)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming jsonl (KILLED)" in resumed.stdout
@@ -167,6 +180,7 @@ def test_kill_mid_run_then_resume_sends_no_finished_sample_twice(workdir, endpoi
         ["bash", str(task_dir / "run.sh")], capture_output=True, text=True, timeout=30
     )
     assert by_hand.returncode == 75 and "already running" in by_hand.stderr
+    endpoint.delay = 0.05
 
     wait_for(lambda: states(workdir, inv_id) == ["SUCCEEDED"], timeout=60, interval=0.2)
     final = journal(task_dir)
