@@ -177,6 +177,9 @@ def test_kill_mid_run_leaves_no_container_and_resume_completes(
         assert [j["state"] for j in status_json(inv, tmp_path)] == ["KILLED"]
         assert not containers_of(runtime, inv_id)
         assert not queued([first_report])  # no report job left pending
+        # ... and status no longer asks Slurm about it.
+        cancelled = (folder / "logs" / "report.exit").read_text().split()[1:]
+        assert cancelled == ["cancelled", first_report]
         assert not (folder / "report.html").exists()
         before = len(journal.read_text().splitlines())
         assert before < n
@@ -190,8 +193,7 @@ def test_kill_mid_run_leaves_no_container_and_resume_completes(
     assert len(slurm_ids(folder)) == 2
     assert not containers_of(runtime, inv_id)
     report_exit = folder / "logs" / "report.exit"
-    wait_for(report_exit.exists, 60)
-    assert report_exit.read_text().split()[1:] == ["0", second]
+    wait_for(lambda: report_exit.read_text().split()[1:] == ["0", second], 60)
     assert (folder / "report.html").is_file()
 
 

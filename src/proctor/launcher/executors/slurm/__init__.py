@@ -302,9 +302,15 @@ class SlurmExecutor(Executor):
         self, invocation: Invocation, rows: Sequence[JobRow], *, whole: bool, grace: float
     ) -> list[str]:
         ids = [i for row in rows for _n, i in attempts(row.job.logs)]
-        if whole:  # and the report job (inv resume submits a new one)
-            ids += [i for _n, i in attempts(invocation.folder / "logs", REPORT_JOBS)]
+        reports = attempts(invocation.folder / "logs", REPORT_JOBS) if whole else []
+        ids += [i for _n, i in reports]  # the report job too (inv resume submits a new one)
         commands.scancel(ids)
+        if reports and _pending_report(invocation) is not None:
+            # It will not run: no later status needs to ask Slurm about it.
+            logs = invocation.folder / "logs"
+            tmp = logs / f".{REPORT_EXIT}.{os.getpid()}.tmp"
+            tmp.write_text(f"{_stamp()} cancelled {reports[-1][1]}\n", encoding="utf-8")
+            os.replace(tmp, logs / REPORT_EXIT)
         deadline = time.monotonic() + grace + 40  # TERM, then SIGKILL after KillWait
         while ids and time.monotonic() < deadline:
             if not commands.squeue(ids):
@@ -351,6 +357,10 @@ def _pending_report(inv: Invocation) -> str | None:
     except OSError:
         done = []
     return None if done[2:3] == [tries[-1][1]] else tries[-1][1]
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _age_s(job: JobRef) -> float:
