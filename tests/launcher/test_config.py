@@ -280,7 +280,7 @@ def test_jsonl_loglikelihood_on_a_chat_endpoint_names_the_setting(tmp_path):
     extra = {"scorer": "multiple_choice", "scoring": "loglikelihood", "file": "d.jsonl"}
     data = {**BASE, "evaluation": {"tasks": [{"name": "jsonl", "params": {"extra": extra}}]}}
     assert error(tmp_path, data).endswith(
-        "benchmark 'jsonl' needs a completions endpoint (extra.scoring loglikelihood), "
+        "benchmark 'jsonl' needs a completions endpoint (extra.scoring: loglikelihood), "
         "but target.api_endpoint.type is 'chat'"
     )
     data["target"] = COMPLETIONS

@@ -645,11 +645,11 @@ def validate(raw: dict[str, Any], source: str) -> RunConfig:
                 ) from None
             params = config.task_params(task)
             _check_options(source, task.name, bench, params)
-            types = endpoint_types(bench, params)
+            types, because = endpoint_types(bench, params)
             if config.target.api_endpoint.type not in types:
                 raise ProctorError(
                     f"{source}: benchmark {task.name!r} needs a {' or '.join(types)} endpoint"
-                    f"{' (extra.scoring loglikelihood)' if types != bench.endpoint_types else ''}, "
+                    f"{f' ({because})' if because else ''}, "
                     f"but target.api_endpoint.type is {config.target.api_endpoint.type!r}"
                 )
             _check_judge(config, task, bench, source)

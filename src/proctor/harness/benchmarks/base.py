@@ -154,9 +154,13 @@ def check_params(benchmark: Benchmark, params: Params) -> None:
         check(params)
 
 
-def endpoint_types(benchmark: Benchmark, params: Params) -> tuple[str, ...]:
-    """The endpoint types ``benchmark`` can run with ``params``: its ``endpoint_types``,
-    narrowed by ``endpoint_types_for(params)`` where options decide (jsonl scored by
-    log-likelihood needs a completions endpoint)."""
+def endpoint_types(benchmark: Benchmark, params: Params) -> tuple[tuple[str, ...], str]:
+    """The endpoint types ``benchmark`` can run with ``params`` and, when options narrowed
+    them, which option did (for the error): its ``endpoint_types``, or what
+    ``endpoint_types_for(params)`` says (jsonl scored by log-likelihood needs a completions
+    endpoint: ``(("completions",), "extra.scoring: loglikelihood")``)."""
     narrow = getattr(benchmark, "endpoint_types_for", None)
-    return tuple(narrow(params)) if callable(narrow) else benchmark.endpoint_types
+    if not callable(narrow):
+        return benchmark.endpoint_types, ""
+    types, because = narrow(params)
+    return tuple(types), because

@@ -264,10 +264,10 @@ class JSONL:
     def check_params(self, params: Params) -> None:
         _Options.of(params.extra)
 
-    def endpoint_types_for(self, params: Params) -> tuple[str, ...]:
+    def endpoint_types_for(self, params: Params) -> tuple[tuple[str, ...], str]:
         if params.extra.get("scoring") == "loglikelihood":
-            return ("completions",)
-        return self.endpoint_types
+            return ("completions",), "extra.scoring: loglikelihood"
+        return self.endpoint_types, ""
 
     def load(self, params: Params, dataset_dir: str | None) -> list[Sample]:
         opts = _Options.of(params.extra)
