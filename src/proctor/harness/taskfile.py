@@ -206,9 +206,10 @@ class TaskSpec(_Strict):
         from proctor.harness import benchmarks, fewshot  # they import this module
 
         try:
-            return fewshot.shots(benchmarks.get(self.benchmark), self.params)
+            benchmark = benchmarks.get(self.benchmark)
         except KeyError:  # not a built-in benchmark: no standard to fill in
-            return self.params.num_fewshot or 0
+            benchmark = None
+        return fewshot.shots(benchmark, self.params)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
