@@ -107,20 +107,35 @@ def test_the_bars_go_away_when_the_watch_ends(tmp_path):
     assert out.getvalue().endswith("\r" + "\x1b[1A\x1b[2K" * 4)
 
 
-def test_not_a_terminal_prints_a_plain_line_only_when_it_changes(tmp_path):
+def test_not_a_terminal_prints_a_plain_line_when_states_change_and_counts_seldom(tmp_path):
     inv = three_jobs(tmp_path)
     out = io.StringIO()
-    view = live.Lines(out)
+    view = live.Lines(out, counts_every_s=3600)
     a = rows_of(inv, [running(1, 10)] * 3)
-    b = rows_of(inv, [running(2, 10, failed=1)] * 3)
-    for rows in (a, a, b, b, b):
+    b = rows_of(inv, [running(2, 10, failed=1)] * 3)  # only the counts moved
+    c = rows_of(inv, [running(3, 10), *[Observation(exit=ExitMarker(code=0))] * 2])
+    for rows in (a, a, b, b, c, c):
         view.show(rows, Snapshot({inv.id: rows}))
     lines = out.getvalue().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 2, lines
     assert lines[0].endswith("3 RUNNING; samples 3/30")
-    assert lines[1].endswith("3 RUNNING; samples 6/30, 3 failed")
+    assert lines[1].endswith("1 RUNNING, 2 SUCCEEDED; samples 3/10")
     assert re.match(r"\d\d:\d\d:\d\d  ", lines[0])
     assert "\x1b" not in out.getvalue()
+
+
+def test_not_a_terminal_prints_moved_counts_once_the_period_has_passed(tmp_path):
+    inv = three_jobs(tmp_path)
+    out = io.StringIO()
+    view = live.Lines(out, counts_every_s=0)
+    for done in (1, 1, 2, 3):
+        rows = rows_of(inv, [running(done, 10)] * 3)
+        view.show(rows, Snapshot({inv.id: rows}))
+    assert [line.split("samples ")[1] for line in out.getvalue().splitlines()] == [
+        "3/30",
+        "6/30",
+        "9/30",
+    ]
 
 
 def test_watch_looks_until_told_and_pauses_between_looks(tmp_path):

@@ -11,6 +11,7 @@ one. How often to look and when to stop is the caller's (`until`).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -31,6 +32,7 @@ from proctor.launcher.jobs.status import JobRow, Snapshot
 from proctor.launcher.jobs.views import duration
 
 LOOK_EVERY_S = 2.0
+COUNTS_EVERY_S = 30.0  # not a terminal: how often a line may say only that counts moved
 REASON_CHARS = 48
 
 STYLE = {
@@ -169,11 +171,16 @@ class Board:
 
 
 class Lines:
-    """Not a terminal: a timestamped summary line when it changes."""
+    """Not a terminal: a timestamped summary line when a job's state (or a warning)
+    changes, and when only the counts moved, at most every ``counts_every_s`` (a long run
+    fills a CI log with a line per minute, not one per look)."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, counts_every_s: float = COUNTS_EVERY_S) -> None:
         self.out = out
+        self.counts_every_s = counts_every_s
         self.last = ""
+        self.last_states = ""
+        self.last_at = -math.inf
 
     def __enter__(self) -> Lines:
         return self
@@ -182,13 +189,17 @@ class Lines:
         pass
 
     def show(self, rows: Sequence[JobRow], snap: Snapshot) -> None:
-        line = summary(rows)
-        if snap.warning:
-            line += f"  (warning: {snap.warning})"
-        if line != self.last:
-            self.out.write(f"{datetime.now():%H:%M:%S}  {line}\n")
-            self.out.flush()
-            self.last = line
+        warning = f"  (warning: {snap.warning})" if snap.warning else ""
+        states = ", ".join(f"{n} {state}" for state, n in status.counts(rows).items()) + warning
+        line = summary(rows) + warning
+        now = time.monotonic()
+        if line == self.last:
+            return
+        if states == self.last_states and now - self.last_at < self.counts_every_s:
+            return
+        self.out.write(f"{datetime.now():%H:%M:%S}  {line}\n")
+        self.out.flush()
+        self.last, self.last_states, self.last_at = line, states, now
 
 
 def watch(
