@@ -31,6 +31,9 @@ _DEV_TAG = os.environ.get("PROCTOR_IMAGE_TAG", "").strip()
 HARNESS_IMAGE = f"{HARNESS_REPOSITORY}:{__version__}" + (f"-{_DEV_TAG}" if _DEV_TAG else "")
 HARNESS_LATEST = f"{HARNESS_REPOSITORY}:{_DEV_TAG or 'latest'}"
 INPUTS_LABEL = "proctor.inputs-hash"
+# The harness image's sources alone (no base image): what `inv run` compares with the
+# checkout, so an image built from other code is named before it runs.
+SOURCE_LABEL = "proctor.source-hash"
 
 SERVER_REPOSITORY = "proctor-llamacpp"
 SERVER_IMAGE = f"{SERVER_REPOSITORY}:{__version__}" + (f"-{_DEV_TAG}" if _DEV_TAG else "")
@@ -107,6 +110,7 @@ def _ensure(
 ) -> None:
     """Build ``context`` as ``tags`` unless an image built from the same inputs exists."""
     digest = context_hash(context, base_id)
+    source = context_hash(context, "")
     if not force:
         current = _image_with_label(INPUTS_LABEL, digest)
         if current is not None:
@@ -116,7 +120,7 @@ def _ensure(
     ca = find_ca_bundle()
     if ca is not None:
         (context / CONTEXT_CA).write_bytes(ca.read_bytes())
-    _build(context, base_image, digest, tags, force=force, log=log)
+    _build(context, base_image, digest, source, tags, force=force, log=log)
 
 
 def harness_requirements(pyproject: Path) -> list[str]:
@@ -145,6 +149,13 @@ def harness_requirements(pyproject: Path) -> list[str]:
 
     expand("harness", set())
     return out
+
+
+def source_hash(repo_root: Path) -> str:
+    """The harness sources' hash as ``inv image`` labels the image with (SOURCE_LABEL)."""
+    with tempfile.TemporaryDirectory(prefix="proctor-source-") as tmp:
+        assemble_context(repo_root, Path(tmp))
+        return context_hash(Path(tmp), "")
 
 
 def assemble_context(repo_root: Path, context: Path) -> None:
@@ -197,7 +208,14 @@ def find_ca_bundle() -> Path | None:
 
 
 def _build(
-    context: Path, base_image: str, digest: str, tags: tuple[str, ...], *, force: bool, log: Log
+    context: Path,
+    base_image: str,
+    digest: str,
+    source: str,
+    tags: tuple[str, ...],
+    *,
+    force: bool,
+    log: Log,
 ) -> None:
     env = dict(os.environ)
     passed: list[str] = []
@@ -211,6 +229,7 @@ def _build(
     passed += [name for name in PROXY_SETTINGS if env.get(name)]
     cmd = ["docker", "build", "--force-rm", "--file", str(context / "Dockerfile")]
     cmd += ["--build-arg", f"BASE_IMAGE={base_image}", "--label", f"{INPUTS_LABEL}={digest}"]
+    cmd += ["--label", f"{SOURCE_LABEL}={source}"]
     for tag in tags:
         cmd += ["--tag", tag]
     for name in passed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,36 @@ class LocalExecutor(Executor):
         if plan.deployment:
             images.append(plan.deployment.image)
         docker.require_images(self.client(), images, plan.config.execution.image)
+        if warning := self.stale_harness(images):
+            print(f"proctor: warning: {warning}", file=sys.stderr)
+
+    def stale_harness(self, images: Sequence[str], repo_root: Path | None = None) -> str | None:
+        """Why a proctor harness image among ``images`` would run other code than this
+        checkout's (built before an edit, or from another checkout); None when it matches
+        or cannot tell (an image built before images carried SOURCE_LABEL)."""
+        from proctor.launcher import TEMPLATES
+        from proctor.launcher import images as images_mod
+
+        harness = [
+            i for i in dict.fromkeys(images) if i.startswith(images_mod.HARNESS_REPOSITORY + ":")
+        ]
+        if not harness:
+            return None
+        labels = {i: docker.image_label(self.client(), i, images_mod.SOURCE_LABEL) for i in harness}
+        if not any(labels.values()):
+            return None
+        try:
+            here = images_mod.source_hash(repo_root or TEMPLATES.parent)
+        except OSError:  # not a checkout (an installed launcher): nothing to compare with
+            return None
+        for image, built_from in labels.items():
+            if built_from and built_from != here:
+                return (
+                    f"{image} was built from other harness sources than this checkout's "
+                    "(an edit since `inv image`?): it runs the code it was built with; "
+                    "`inv image` rebuilds it"
+                )
+        return None
 
     def render(self, plan: Plan, env: Environment) -> Rendered:
         # Imported here: rendering needs the config and Jinja, which status never does.

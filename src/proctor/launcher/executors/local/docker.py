@@ -60,6 +60,18 @@ def require_images(client: docker.DockerClient, images: list[str], harness_image
             raise ProctorError(UNREACHABLE.format(detail=str(e)[:160])) from None
 
 
+def image_label(client: docker.DockerClient, image: str, label: str) -> str | None:
+    """One label of a local image; None when the image or the label is missing."""
+    from docker.errors import DockerException
+
+    try:
+        labels = client.images.get(image).labels or {}
+    except DockerException:
+        return None
+    value = labels.get(label)
+    return value if isinstance(value, str) else None
+
+
 @dataclass(frozen=True)
 class Container:
     """What one list call tells about a container (no per-container inspect)."""
