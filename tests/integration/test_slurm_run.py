@@ -293,6 +293,44 @@ def test_held_failed_and_refused_jobs(tmp_path, inv, slurm_cluster):
     assert [j["state"] for j in status_json(inv, tmp_path)] == ["KILLED", "FAILED"]
 
 
+def watch_for_the_key(folder: Path, slurm_id: str, key: str, process: str = "") -> tuple[str, bool]:
+    """Until the job's exit marker: the key on no command line (ps), and Slurm's records of
+    the job while it runs (scontrol show job, its stored batch script) collected; also
+    whether a command line containing ``process`` was seen."""
+    records, seen = "", False
+    while not (folder / "jsonl" / "logs" / "stage.exit").exists():
+        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+        assert key not in ps
+        seen = seen or bool(process) and process in ps
+        shown = subprocess.run(
+            ["scontrol", "show", "job", "-dd", slurm_id], capture_output=True, text=True
+        ).stdout
+        if "JobState=RUNNING" in shown:
+            script = subprocess.run(
+                ["scontrol", "write", "batch_script", slurm_id, "-"],
+                capture_output=True,
+                text=True,
+            ).stdout
+            records += shown + script
+        time.sleep(0.2)
+    return records, seen
+
+
+def assert_not_in_slurm_state(key: str, slurm_id: str) -> None:
+    """The key is in neither slurmctld's own copy of the job (script and environment
+    files) nor the accounting record (sacct)."""
+    state = subprocess.run(
+        ["grep", "-rl", key, "/var/lib/slurm/slurmctld"], capture_output=True, text=True
+    )
+    assert state.stdout == "", state.stdout
+    job = subprocess.run(
+        ["sacct", "-j", slurm_id, "-n", "-P", "-o", "JobID,JobName,WorkDir,SubmitLine"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert key not in job
+
+
 def test_the_key_never_reaches_the_script_slurm_records_or_a_command_line(
     tmp_path, inv, slurm_cluster
 ):
@@ -308,29 +346,9 @@ def test_the_key_never_reaches_the_script_slurm_records_or_a_command_line(
         assert result.returncode == 0, result.stderr
         folder = invocation_dir(tmp_path)
         (slurm_id,) = slurm_ids(folder)
-        seen_running = False
-        records = ""
-        while not (folder / "jsonl" / "logs" / "stage.exit").exists():
-            ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            assert key not in ps
-            shown = subprocess.run(
-                ["scontrol", "show", "job", "-dd", slurm_id], capture_output=True, text=True
-            ).stdout
-            if "JobState=RUNNING" in shown:
-                seen_running = True
-                script = subprocess.run(
-                    ["scontrol", "write", "batch_script", slurm_id, "-"],
-                    capture_output=True,
-                    text=True,
-                ).stdout
-                records += shown + script
-            time.sleep(0.2)
-        assert seen_running and "proctor job" in records
-        # slurmctld's own copy of the job: script and environment files.
-        state = subprocess.run(
-            ["grep", "-rl", key, "/var/lib/slurm/slurmctld"], capture_output=True, text=True
-        )
-        assert state.stdout == "", state.stdout
+        records, _ = watch_for_the_key(folder, slurm_id, key)
+        assert "JobState=RUNNING" in records and "proctor job" in records
+        assert_not_in_slurm_state(key, slurm_id)
         assert key not in records
         assert any(
             (headers or "") == f"Bearer {key}" for _path, _body, headers in ep.requests
@@ -338,12 +356,6 @@ def test_the_key_never_reaches_the_script_slurm_records_or_a_command_line(
     assert (folder / "jsonl" / "logs" / "stage.exit").read_text().split()[1] == "0"
     assert key not in all_text_under(folder)
     assert key not in result.stdout + result.stderr
-    job = subprocess.run(
-        ["sacct", "-j", slurm_id, "-n", "-P", "-o", "JobID,JobName,WorkDir,SubmitLine"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert key not in job
 
 
 def test_a_secret_only_in_the_environment_is_refused(tmp_path, inv, slurm_cluster):
@@ -476,22 +488,9 @@ def test_the_key_never_reaches_slurm_or_a_command_line_with_a_deployment(
     assert result.returncode == 0, result.stderr
     folder = invocation_dir(tmp_path)
     (slurm_id,) = slurm_ids(folder)
-    records, seen_server = "", False
-    while not (folder / "jsonl" / "logs" / "stage.exit").exists():
-        ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        assert key not in ps
-        seen_server = seen_server or "tests.fakes.endpoint" in ps
-        shown = subprocess.run(
-            ["scontrol", "show", "job", "-dd", slurm_id], capture_output=True, text=True
-        ).stdout
-        if "JobState=RUNNING" in shown:
-            records += shown
-        time.sleep(0.2)
+    records, seen_server = watch_for_the_key(folder, slurm_id, key, "tests.fakes.endpoint")
     assert seen_server and "JobState=RUNNING" in records
-    state = subprocess.run(
-        ["grep", "-rl", key, "/var/lib/slurm/slurmctld"], capture_output=True, text=True
-    )
-    assert state.stdout == "", state.stdout
+    assert_not_in_slurm_state(key, slurm_id)
     assert key not in records
     assert (folder / "jsonl" / "logs" / "stage.exit").read_text().split()[1] == "0"
     server_log = (folder / "jsonl" / "deployment" / "logs" / "stdout.log").read_text()
@@ -499,12 +498,6 @@ def test_the_key_never_reaches_slurm_or_a_command_line_with_a_deployment(
     for script in ("run.sbatch", "deploy.sh"):
         assert key not in (folder / "jsonl" / script).read_text()
     assert key not in all_text_under(folder)
-    job = subprocess.run(
-        ["sacct", "-j", slurm_id, "-n", "-P", "-o", "JobID,JobName,WorkDir,SubmitLine"],
-        capture_output=True,
-        text=True,
-    ).stdout
-    assert key not in job
 
 
 def test_logs_follow_streams_a_slurm_job_and_returns_when_it_ends(tmp_path, inv, slurm_cluster):
