@@ -45,15 +45,21 @@ STYLE = {
 }
 
 
-def summary(rows: Sequence[JobRow]) -> str:
-    """``2 RUNNING, 1 SUCCEEDED; samples 31/60, 1 failed``."""
-    states = ", ".join(f"{n} {state}" for state, n in status.counts(rows).items())
+def _sums(rows: Sequence[JobRow]) -> tuple[int, int, int] | None:
+    """Samples done, in all and failed over the jobs that report progress; None if none do."""
     seen = [r.obs.progress for r in rows if r.obs.progress is not None]
     if not seen:
+        return None
+    return sum(p.done for p in seen), sum(p.total for p in seen), sum(p.failed for p in seen)
+
+
+def summary(rows: Sequence[JobRow]) -> str:
+    """``2 RUNNING, 1 SUCCEEDED; samples 31/60, 1 failed``."""
+    states = status.counts_text(rows)
+    sums = _sums(rows)
+    if sums is None:
         return states
-    done = sum(p.done for p in seen)
-    total = sum(p.total for p in seen)
-    failed = sum(p.failed for p in seen)
+    done, total, failed = sums
     return f"{states}; samples {done}/{total}" + (f", {failed} failed" if failed else "")
 
 
@@ -73,21 +79,21 @@ class _Field(ProgressColumn):
 
 def _fields(rows: Sequence[JobRow]) -> dict[str, Any]:
     """The invocation line's fields: every job's progress summed, the states counted."""
-    seen = [r.obs.progress for r in rows if r.obs.progress is not None]
     running = [
         r.obs.progress for r in rows if r.status.state == "RUNNING" and r.obs.progress is not None
     ]
     rates = [p.rate_per_s for p in running if p.rate_per_s]
     etas = [p.eta_s for p in running if p.eta_s is not None]
-    done, total = sum(p.done for p in seen), sum(p.total for p in seen)
-    failed = sum(p.failed for p in seen)
-    states = ", ".join(f"{n} {state}" for state, n in status.counts(rows).items()) or "no jobs"
+    sums = _sums(rows)
+    failed = sums[2] if sums else 0
     return {
-        "count": Text(f"{done}/{total}" if seen else "-"),
+        "count": Text(f"{sums[0]}/{sums[1]}" if sums else "-"),
         "rate": Text(f"{sum(rates):.3g}/s" if rates else "-"),
         "eta": Text(f"ETA {duration(max(etas))}" if etas else "ETA -"),
         "errors": Text(f"{failed} errors" if failed else "", style="red"),
-        "state": Text(states, style="bold", no_wrap=True, overflow="ellipsis"),
+        "state": Text(
+            status.counts_text(rows) or "no jobs", style="bold", no_wrap=True, overflow="ellipsis"
+        ),
     }
 
 
@@ -146,11 +152,10 @@ class Board:
             self.console.print(Text(f"warning: {snap.warning}", style="yellow"))
         self.warning = snap.warning
         width = self.width
-        seen = [r.obs.progress for r in rows if r.obs.progress is not None]
         name = Text(f"invocation {self.invocation.id}".ljust(width), style="bold")
         whole = _fields(rows)
-        total = sum(p.total for p in seen) or None
-        done = sum(p.done for p in seen)
+        sums = _sums(rows)
+        done, total = (sums[0], sums[1] or None) if sums else (0, None)
         if self.whole is None:
             self.whole = self.progress.add_task("", total=total, name=name)
         self.progress.update(self.whole, total=total, completed=done, name=name, **whole)
@@ -190,7 +195,7 @@ class Lines:
 
     def show(self, rows: Sequence[JobRow], snap: Snapshot) -> None:
         warning = f"  (warning: {snap.warning})" if snap.warning else ""
-        states = ", ".join(f"{n} {state}" for state, n in status.counts(rows).items()) + warning
+        states = status.counts_text(rows) + warning
         line = summary(rows) + warning
         now = time.monotonic()
         if line == self.last:

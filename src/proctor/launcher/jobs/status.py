@@ -476,3 +476,8 @@ def counts(rows: Iterable[JobRow]) -> dict[State, int]:
     for row in rows:
         seen[row.status.state] = seen.get(row.status.state, 0) + 1
     return {state: seen[state] for state in STATES if state in seen}
+
+
+def counts_text(rows: Iterable[JobRow]) -> str:
+    """``2 RUNNING, 1 SUCCEEDED``: ``counts`` for people; empty when there are no rows."""
+    return ", ".join(f"{n} {state}" for state, n in counts(rows).items())

@@ -14,7 +14,7 @@ from proctor.launcher import executors
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.jobs import invocations
 from proctor.launcher.jobs.invocations import Invocation
-from proctor.launcher.jobs.status import JobRow, Snapshot, counts, snapshot
+from proctor.launcher.jobs.status import JobRow, Snapshot, counts, counts_text, snapshot
 
 
 def status_view(outputs: Path, ident: str | None, *, as_json: bool = False) -> tuple[str, bool]:
@@ -150,7 +150,7 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
         if attempts:
             cells.insert(3, row.obs.attempt or "-")
         body.append(cells)
-    summary = ", ".join(f"{n} {state}" for state, n in counts(rows).items()) or "no jobs"
+    summary = counts_text(rows) or "no jobs"
     lines = [
         f"invocation {invocation.id}  {invocation.folder}",
         f"{placement(invocation)}, created {invocation.created:%Y-%m-%d %H:%M:%S} UTC: {summary}",
@@ -224,7 +224,7 @@ def list_table(
     body = []
     for inv in invocations:
         rows = snapshot.of(inv)
-        states = ", ".join(f"{n} {state}" for state, n in counts(rows).items())
+        states = counts_text(rows)
         body.append(
             [inv.id, f"{inv.created:%Y-%m-%d %H:%M:%S}", len(inv.jobs), states, inv.folder.name]
         )
