@@ -7,11 +7,11 @@ each task sample by sample from its journal.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from proctor.harness.atomicfile import write_atomic
 from proctor.launcher import executors
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.jobs import invocations, status
@@ -25,12 +25,6 @@ ATTEMPT_MARKERS = ("stage.pre-start", "stage.running", "stage.exit", KILLED_MARK
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _write_marker(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 # -- kill ------------------------------------------------------------------------------------
@@ -58,7 +52,7 @@ def kill(
     ]
 
     for row in targets:
-        _write_marker(row.job.logs / KILLED_MARKER, f"{_now()} inv kill\n")
+        write_atomic(row.job.logs / KILLED_MARKER, f"{_now()} inv kill\n")
     notes: list[str] = []
     for _attempt in range(3):
         notes += executor.stop(inv, targets, whole=selection.whole, grace=grace)
@@ -68,7 +62,7 @@ def kill(
         if not again:
             break
         for row in again:
-            _write_marker(row.job.logs / KILLED_MARKER, f"{_now()} inv kill\n")
+            write_atomic(row.job.logs / KILLED_MARKER, f"{_now()} inv kill\n")
 
     for row in targets:
         was = row.status.state

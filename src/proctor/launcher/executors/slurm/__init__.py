@@ -18,13 +18,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from proctor.harness.atomicfile import write_atomic
 from proctor.launcher.errors import ProctorError
 from proctor.launcher.executors.base import Executor, Facts, JobFacts, Rendered, Terms, Unit
 from proctor.launcher.executors.slurm import commands
@@ -64,9 +64,7 @@ def attempts(logs: Path, name: str = JOBS_FILE) -> list[tuple[int, str]]:
 
 
 def _write_attempts(logs: Path, items: list[tuple[int, str]], name: str = JOBS_FILE) -> None:
-    tmp = logs / f".{name}.{os.getpid()}.tmp"
-    tmp.write_text("".join(f"{n} {i}\n" for n, i in items), encoding="utf-8")
-    os.replace(tmp, logs / name)
+    write_atomic(logs / name, "".join(f"{n} {i}\n" for n, i in items))
 
 
 def _exit_fields(logs: Path) -> tuple[int | None, str] | None:
@@ -308,9 +306,7 @@ class SlurmExecutor(Executor):
         if reports and _pending_report(invocation) is not None:
             # It will not run: no later status needs to ask Slurm about it.
             logs = invocation.folder / "logs"
-            tmp = logs / f".{REPORT_EXIT}.{os.getpid()}.tmp"
-            tmp.write_text(f"{_stamp()} cancelled {reports[-1][1]}\n", encoding="utf-8")
-            os.replace(tmp, logs / REPORT_EXIT)
+            write_atomic(logs / REPORT_EXIT, f"{_stamp()} cancelled {reports[-1][1]}\n")
         deadline = time.monotonic() + grace + 40  # TERM, then SIGKILL after KillWait
         while ids and time.monotonic() < deadline:
             if not commands.squeue(ids):

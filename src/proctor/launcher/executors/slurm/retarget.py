@@ -12,11 +12,11 @@ same journal.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from proctor.harness.atomicfile import write_atomic
 from proctor.harness.taskfile import TaskSpec
 
 
@@ -32,9 +32,7 @@ def write(task_file: Path, out: Path, port: int) -> str:
     url = retarget(spec.endpoint.url, port)
     spec = spec.model_copy(update={"endpoint": spec.endpoint.model_copy(update={"url": url})})
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(spec.to_yaml(), encoding="utf-8")
-    os.replace(tmp, out)
+    write_atomic(out, spec.to_yaml())
     return url
 
 
