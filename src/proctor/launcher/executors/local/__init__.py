@@ -65,37 +65,9 @@ class LocalExecutor(Executor):
         images = [job.image for job in plan.jobs]
         if plan.deployment:
             images.append(plan.deployment.image)
-        docker.require_images(self.client(), images, plan.config.execution.image)
-        if warning := self.stale_harness(images):
+        labels = docker.require_images(self.client(), images, plan.config.execution.image)
+        if warning := stale_harness(labels):
             print(f"proctor: warning: {warning}", file=sys.stderr)
-
-    def stale_harness(self, images: Sequence[str], repo_root: Path | None = None) -> str | None:
-        """Why a proctor harness image among ``images`` would run other code than this
-        checkout's (built before an edit, or from another checkout); None when it matches
-        or cannot tell (an image built before images carried SOURCE_LABEL)."""
-        from proctor.launcher import TEMPLATES
-        from proctor.launcher import images as images_mod
-
-        harness = [
-            i for i in dict.fromkeys(images) if i.startswith(images_mod.HARNESS_REPOSITORY + ":")
-        ]
-        if not harness:
-            return None
-        labels = {i: docker.image_label(self.client(), i, images_mod.SOURCE_LABEL) for i in harness}
-        if not any(labels.values()):
-            return None
-        try:
-            here = images_mod.source_hash(repo_root or TEMPLATES.parent)
-        except OSError:  # not a checkout (an installed launcher): nothing to compare with
-            return None
-        for image, built_from in labels.items():
-            if built_from and built_from != here:
-                return (
-                    f"{image} was built from other harness sources than this checkout's "
-                    "(an edit since `inv image`?): it runs the code it was built with; "
-                    "`inv image` rebuilds it"
-                )
-        return None
 
     def render(self, plan: Plan, env: Environment) -> Rendered:
         # Imported here: rendering needs the config and Jinja, which status never does.
@@ -241,3 +213,34 @@ class LocalExecutor(Executor):
 
 def _driver_text(running: list[processes.Process]) -> str:
     return f"run_all.sh (pid {', '.join(str(d.pid) for d in running)})"
+
+
+def stale_harness(
+    labels: Mapping[str, Mapping[str, str]], repo_root: Path | None = None
+) -> str | None:
+    """Why a proctor harness image among ``labels`` (image -> its labels) would run other
+    code than this checkout's (built before an edit, or from another checkout); None when
+    it matches or cannot tell (an image built before images carried SOURCE_LABEL)."""
+    from proctor.launcher import TEMPLATES
+    from proctor.launcher import images as images_mod
+
+    built_from = {
+        image: found
+        for image, image_labels in labels.items()
+        if image.startswith(images_mod.HARNESS_REPOSITORY + ":")
+        and (found := image_labels.get(images_mod.SOURCE_LABEL))
+    }
+    if not built_from:
+        return None
+    try:
+        here = images_mod.source_hash(repo_root or TEMPLATES.parent)
+    except OSError:  # not a checkout (an installed launcher): nothing to compare with
+        return None
+    for image, source in built_from.items():
+        if source != here:
+            return (
+                f"{image} was built from other harness sources than this checkout's "
+                "(an edit since `inv image`?): it runs the code it was built with; "
+                "`inv image` rebuilds it"
+            )
+    return None

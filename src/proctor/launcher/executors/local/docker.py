@@ -43,13 +43,17 @@ def connect() -> docker.DockerClient:
     return client
 
 
-def require_images(client: docker.DockerClient, images: list[str], harness_image: str) -> None:
-    """Raise for the first image the engine does not have (nothing can be pulled here)."""
+def require_images(
+    client: docker.DockerClient, images: list[str], harness_image: str
+) -> dict[str, dict[str, str]]:
+    """Every image's labels; raise for the first image the engine does not have (nothing
+    can be pulled here)."""
     from docker.errors import DockerException, ImageNotFound
 
+    labels: dict[str, dict[str, str]] = {}
     for image in dict.fromkeys(images):
         try:
-            client.images.get(image)
+            labels[image] = dict(client.images.get(image).labels or {})
         except ImageNotFound:
             if image == harness_image or image.startswith("proctor-harness:"):
                 fix = "build it with `inv image` (or `make images`)"
@@ -58,18 +62,7 @@ def require_images(client: docker.DockerClient, images: list[str], harness_image
             raise ProctorError(f"Docker image {image} not found: {fix}") from None
         except DockerException as e:
             raise ProctorError(UNREACHABLE.format(detail=str(e)[:160])) from None
-
-
-def image_label(client: docker.DockerClient, image: str, label: str) -> str | None:
-    """One label of a local image; None when the image or the label is missing."""
-    from docker.errors import DockerException
-
-    try:
-        labels = client.images.get(image).labels or {}
-    except DockerException:
-        return None
-    value = labels.get(label)
-    return value if isinstance(value, str) else None
+    return labels
 
 
 @dataclass(frozen=True)
