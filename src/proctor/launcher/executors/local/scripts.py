@@ -36,7 +36,11 @@ SUPERVISE = (
     'sh -c "$1" & child=$!; '
     "trap 'kill -TERM $child 2>/dev/null' TERM INT; "
     "exec 3<&0; { cat <&3 >/dev/null; kill -TERM $child 2>/dev/null; } & "
-    "code=0; while kill -0 $child 2>/dev/null; do wait $child; code=$?; done; exit $code"
+    # wait first: a child that exited before the loop may already be reaped by sh (kill -0
+    # then fails), and only wait still knows its status; a signal ends a wait early, so
+    # wait again while the child lives.
+    "wait $child; code=$?; while kill -0 $child 2>/dev/null; do wait $child; code=$?; done; "
+    "exit $code"
 )
 
 # The sandbox container's limits (docs/architecture.md, "Code execution"): programs run
