@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import threading
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -82,15 +85,19 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
         assert "docker run" in printed[0] and "execution.mode" in printed[1]
         folder = invocation_dir(tmp_path)
         exit_marker = folder / "jsonl" / "logs" / "stage.exit"
-        saw_docker_run = False
+        # Every process's command line, read every 50 ms while the task runs, in a thread of
+        # its own: the inv commands below take about a second each, long enough to miss the
+        # whole task between two looks.
+        command_lines: list[str] = []
+        watcher = threading.Thread(target=watch_command_lines, args=(exit_marker, command_lines))
+        watcher.start()
         while not exit_marker.exists():
-            args = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-            assert key not in args and judge_key not in args and header not in args
-            saw_docker_run = saw_docker_run or "docker run" in args
             for command in (["status"], ["status", "--json"], ["logs"], ["ls"]):
                 result = inv(*command, cwd=tmp_path)
                 printed.append(result.stdout + result.stderr)
-        assert saw_docker_run
+        watcher.join()
+        assert all(s not in args for s in (key, judge_key, header) for args in command_lines)
+        assert any("docker run" in args for args in command_lines)
         assert exit_marker.read_text().split()[1] == "0"
         wait_for(lambda: ep.total == 16 and judge.total == 16)
         assert {auth for _, _, auth in ep.requests} == {f"Bearer {key}"}
@@ -105,3 +112,10 @@ def test_the_key_reaches_the_endpoint_and_nothing_else(tmp_path, inv):
     assert (folder / "jsonl" / "artifacts" / "answers.jsonl").exists()
     recorded = (folder / "invocation.yaml").read_text()
     assert "PROCTOR_SECRET_KEY" in recorded and "PROCTOR_JUDGE_KEY" in recorded  # names kept
+
+
+def watch_command_lines(until: Path, seen: list[str]) -> None:
+    """Append `ps`'s list of command lines to `seen` every 50 ms until `until` exists."""
+    while not until.exists():
+        seen.append(subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout)
+        time.sleep(0.05)
