@@ -57,14 +57,14 @@ def run(c, config=None, override=None, task=None, env_file=None, dry_run=False, 
     print(f"  inv status {plan.invocation_id}     inv logs {plan.invocation_id} --follow")
     print(f"  inv kill {plan.invocation_id}       inv resume --invocation {plan.invocation_id}")
     if wait:
-        _wait(plan.folder, plan.invocation_id)
+        _wait(plan.folder, plan.invocation_id, launched.pool)
 
 
-def _wait(folder, invocation_id):
+def _wait(folder, invocation_id, pool=None):
     from proctor.launcher.run import foreground
 
     try:
-        succeeded = foreground.follow(folder)
+        succeeded = foreground.follow(folder, pool=pool)
     except ProctorError as e:
         raise _fail(e) from None
     except KeyboardInterrupt:

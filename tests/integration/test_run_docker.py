@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from proctor.launcher.images import HARNESS_LATEST
+
 from tests.integration.helpers import (
     BASE_IMAGE,
     all_text_under,
@@ -226,3 +228,31 @@ def test_results_belong_to_the_user_who_ran_it_not_root(tmp_path, monkeypatch):
             assert path.stat().st_mode & 0o002 == 0, f"world-writable: {path}"
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_a_task_killed_for_memory_says_so_and_others_keep_their_exit_codes(tmp_path, inv):
+    """A container over its memory limit is OOM-killed (exit 137, Docker's OOMKilled): the
+    job's exit marker says oom-killed and inv status says OOM-killed. A task that exits 137
+    by itself, or another non-zero code, is not called OOM-killed."""
+    hog = "python3 -c 'x = bytearray(400 * 1024 * 1024)'"
+    config = write_config(
+        tmp_path,
+        [
+            {"name": "hog", "container": HARNESS_LATEST, "command": hog},
+            {"name": "self137", "container": BASE_IMAGE, "command": "exit 137"},
+            {"name": "three", "container": BASE_IMAGE, "command": "exit 3"},
+        ],
+        execution={"extra_docker_args": ["--memory", "48m", "--memory-swap", "48m"]},
+    )
+    result = inv("run", "--config", str(config), "--wait", cwd=tmp_path, timeout=300)
+    assert result.returncode == 1, result.stderr
+    folder = invocation_dir(tmp_path)
+    exits = {
+        t: (folder / t / "logs" / "stage.exit").read_text().split()[1:]
+        for t in ("hog", "self137", "three")
+    }
+    assert exits == {"hog": ["137", "oom-killed"], "self137": ["137"], "three": ["3"]}
+    data = json.loads(inv("status", "--json", cwd=tmp_path).stdout)
+    rows = {j["task"]: j for j in (data[0] if isinstance(data, list) else data)["jobs"]}
+    assert "OOM-killed" in json.dumps(rows["hog"])
+    assert "OOM" not in json.dumps(rows["self137"]) + json.dumps(rows["three"])

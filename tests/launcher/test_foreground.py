@@ -47,3 +47,25 @@ def test_an_executor_that_cannot_look_cheaply_sleeps_the_whole_period(tmp_path):
 
     foreground._sleep_while_driven(Slow(), inv, 0.2)
     assert asked == []  # the redraw's own look answers; no second look per period
+
+
+def test_a_driver_started_by_this_process_is_waited_for_not_looked_for(tmp_path, monkeypatch):
+    """inv run --wait started run_all.sh itself: its exit is seen at once, with no pass over
+    /proc while it runs; once its end is seen, the executor looks again (another driver,
+    an inv resume, may have taken over)."""
+    from proctor.launcher.executors.local import processes
+
+    folder = make_invocation(tmp_path, "cccc3333", {"gsm8k": [sample("1", 1.0)]})
+    (folder / "run_all.sh").write_text("sleep 0.5\n")
+    inv = invocations.load(folder)
+    executor = executors.Pool().get(inv.executor)
+    executor.start(folder)
+    looks = []
+    real = processes.drivers
+    monkeypatch.setattr(processes, "drivers", lambda *a: looks.append(a) or real(*a))
+    started = time.monotonic()
+    foreground._sleep_while_driven(executor, inv, REDRAW_S)
+    waited = time.monotonic() - started
+    assert looks == [] and waited < REDRAW_S / 3
+    assert executor.wait_driver(inv, REDRAW_S) is False  # its end was seen: no second wait
+    assert not executor.driving(inv) and len(looks) == 1

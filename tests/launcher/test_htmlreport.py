@@ -5,6 +5,8 @@ Screenshots go to test-artifacts/ (git-ignored) for a person to look at.
 
 from __future__ import annotations
 
+import json
+
 import re
 
 import pytest
@@ -185,3 +187,20 @@ def test_the_waiting_writer_writes_only_after_go(tmp_path, said, written):
     assert ran.returncode == 0, ran.stderr
     assert (folder / "report.html").is_file() is written
     assert ("report:" in ran.stdout) is written
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"stderr": float("nan")},
+        [1.0, float("inf")],
+        {"rows": [{"scores": {"x": -float("inf")}}, {"scores": {"x": 0.5}}]},
+        {"plain": [1, 2.5, "NaN", None]},
+    ],
+)
+def test_the_page_data_is_json_that_javascript_parses(value):
+    """JSON.parse refuses NaN and Infinity: they become null, wherever they sit, and the
+    rest is kept as it was."""
+    text = htmlreport._finite_dumps(value)
+    parsed = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in {text}"))
+    assert json.dumps(parsed) == json.dumps(htmlreport._finite(value))

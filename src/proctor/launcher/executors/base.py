@@ -127,6 +127,14 @@ class Executor(ABC):
         cheaply than by a full look overrides it (and ``wake_s``)."""
         return invocation.id in self.observe([invocation]).drivers
 
+    def wait_driver(self, invocation: Invocation, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the driver that ``start`` started for ``invocation``
+        in this process to exit, and say True; False when this process started none (or
+        its end was already seen), and the caller asks ``driving`` instead. An executor
+        whose driver is a child of this process overrides it: the kernel says at once
+        when a child exits, with no look."""
+        return False
+
     @classmethod
     def describe(cls, execution: Mapping[str, Any]) -> str:
         """Where an invocation runs, for the `inv status` header, from the ``execution``

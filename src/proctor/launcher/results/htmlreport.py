@@ -369,7 +369,10 @@ def _finite(value: Any) -> Any:
 
 
 def _finite_dumps(value: Any, **kwargs: Any) -> str:
-    return json.dumps(_finite(value), allow_nan=False, **kwargs)
+    try:  # the common case, no NaN anywhere: one pass, not a copy of every sample first
+        return json.dumps(value, allow_nan=False, **kwargs)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False, **kwargs)
 
 
 def write(reports: Sequence[InvocationReport], path: Path, template: Any = None) -> Path:
@@ -386,6 +389,20 @@ def default_path(outputs: Path, reports: Sequence[InvocationReport]) -> Path:
     if len(reports) == 1:
         return reports[0].folder / FILENAME
     return outputs / f"report-{'-'.join(r.id for r in reports)}.html"
+
+
+def _get_ready(folder: Path, template: Any) -> None:
+    """Render the page of ``folder`` as it is now and throw it away, so that what writing
+    it needs (imports, pydantic's deferred models, the journal line's among them, which an
+    empty journal would not build) is ready before go; the real writing then costs only
+    itself. Best effort: a folder that cannot be read yet is read again after go."""
+    JournalLine.model_rebuild()
+    try:
+        from proctor.launcher.jobs import invocations
+
+        render([collect(invocations.load(folder))], template)
+    except (ProctorError, OSError, ValueError):
+        pass
 
 
 GO = "go"
@@ -413,8 +430,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         template = _template()
-        if on_go and sys.stdin.readline().strip() != GO:
-            return 0
+        if on_go:
+            _get_ready(Path(args[0]), template)
+            if sys.stdin.readline().strip() != GO:
+                return 0
         report = collect(invocations.load(Path(args[0])))
         path = write([report], report.folder / FILENAME, template)
     except ProctorError as e:

@@ -22,7 +22,10 @@ def _sleep_while_driven(
     executor: executors.Executor, inv: invocations.Invocation, seconds: float
 ) -> None:
     """Sleep ``seconds``, waking early when nothing drives the invocation any more (asked
-    every ``executor.wake_s``), so ``--wait`` returns soon after run_all.sh exits."""
+    every ``executor.wake_s``, or told at once when this process started it), so
+    ``--wait`` returns soon after run_all.sh exits."""
+    if executor.wait_driver(inv, seconds):
+        return
     if executor.wake_s >= seconds:  # asking would cost a look like the redraw's own
         time.sleep(seconds)
         return
@@ -33,11 +36,18 @@ def _sleep_while_driven(
             return
 
 
-def follow(folder: Path, *, every_s: float = live.LOOK_EVERY_S, out: TextIO = sys.stdout) -> bool:
+def follow(
+    folder: Path,
+    *,
+    every_s: float = live.LOOK_EVERY_S,
+    out: TextIO = sys.stdout,
+    pool: executors.Pool | None = None,
+) -> bool:
     """Show the jobs live until the invocation's driver exits (the executor says when),
-    then the status table and the report; True if every job succeeded."""
+    then the status table and the report; True if every job succeeded. ``pool``: the
+    executors that started the invocation, when this process did (they know its driver)."""
     inv = invocations.load(folder)
-    pool = executors.Pool()
+    pool = pool or executors.Pool()
     executor = pool.get(inv.executor)
     rows, snap = live.watch(
         inv,

@@ -7,8 +7,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tabulate import tabulate
-
 from proctor.launcher import config as config_mod
 from proctor.launcher import envfile, executors
 from proctor.launcher.errors import ProctorError
@@ -22,6 +20,7 @@ class Launched:
     plan: Plan
     files: dict[str, tuple[str, int]]
     started: bool
+    pool: executors.Pool  # the executor that started it knows its driver (inv run --wait)
 
 
 def prepare(
@@ -71,19 +70,20 @@ def launch(
 ) -> Launched:
     """Plan and (unless ``dry_run``) write the invocation folder and start it detached."""
     plan, files = prepare(config_path, overrides, tasks, env_file)
+    pool = executors.Pool()
     if dry_run:
-        return Launched(plan, files, started=False)
+        return Launched(plan, files, started=False, pool=pool)
     _check_output_dir(Path(plan.config.execution.output_dir))
     if plan.deployment is None and any(not job.custom_command for job in plan.jobs):
         check_endpoint(plan.config.target.api_endpoint.url or "")
     if plan.deployment is None:  # a judge served by the deployment cannot be probed yet
         for url in dict.fromkeys(job.spec.judge.url for job in plan.jobs if job.spec.judge):
             check_endpoint(url, "the judge's url")
-    executor = executors.Pool().get(plan.config.execution.type)
+    executor = pool.get(plan.config.execution.type)
     executor.preflight(plan)
     write_folder(plan.folder, files, [job.dirname for job in plan.jobs])
     executor.start(plan.folder)
-    return Launched(plan, files, started=True)
+    return Launched(plan, files, started=True, pool=pool)
 
 
 def check_endpoint(url: str, key: str = "target.api_endpoint.url", timeout: float = 5.0) -> None:
@@ -145,6 +145,8 @@ def write_folder(folder: Path, files: dict[str, tuple[str, int]], task_dirs: lis
 
 def describe(plan: Plan) -> str:
     """The plan as a table (for --dry-run and for the line after a start)."""
+    from tabulate import tabulate  # imported after the start, off the way to it
+
     rows = [
         [plan.job_id(job), job.dirname, job.spec.benchmark, job.image, job.name]
         for job in plan.jobs

@@ -46,6 +46,7 @@ class LocalExecutor(Executor):
         """Args: client: a Docker client (default: connect on first need)."""
         self._client = client
         self._down: str | None = None  # why connecting failed, so it is tried once
+        self._started: dict[Path, subprocess.Popen[bytes]] = {}  # run_all.sh by folder
 
     def client(self) -> Any:
         """The Docker client, connected once; ProctorError saying how to fix it."""
@@ -91,7 +92,18 @@ class LocalExecutor(Executor):
         # run_all.sh writes this too, once bash is up; until then status must not think
         # the driver is gone. A new session: its pid is its process group.
         (folder / "run_all.pid").write_text(f"{proc.pid} {proc.pid}\n", encoding="utf-8")
+        self._started[folder] = proc
         return f"run_all.sh pid {proc.pid}"
+
+    def wait_driver(self, invocation: Invocation, seconds: float) -> bool:
+        proc = self._started.pop(invocation.folder.resolve(), None)
+        if proc is None:
+            return False
+        try:
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            self._started[invocation.folder.resolve()] = proc
+        return True
 
     # -- observing ---------------------------------------------------------------------
 
