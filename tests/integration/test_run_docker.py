@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from proctor.launcher.images import HARNESS_LATEST
-
 from tests.integration.helpers import (
     BASE_IMAGE,
     all_text_under,

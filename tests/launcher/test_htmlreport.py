@@ -6,7 +6,6 @@ Screenshots go to test-artifacts/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 import json
-
 import re
 
 import pytest
