@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import yaml
 from pydantic import ValidationError
 
+from proctor.harness.quickexit import exit_now
 from proctor.harness.runner import EXIT_BAD_INPUT, run_task
 from proctor.harness.sandbox import LocalSandbox, SocketSandbox
 from proctor.harness.taskfile import TaskSpec
@@ -65,5 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     return run_task(spec, args.results, sandbox)
 
 
+def cli() -> NoReturn:
+    """The ``proctor-eval`` program: ``main``, then out at once (harness.quickexit)."""
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

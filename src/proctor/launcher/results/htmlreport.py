@@ -445,4 +445,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from proctor.harness.quickexit import exit_now
+
+    exit_now(main())
