@@ -23,14 +23,12 @@ the journal's per-sample times), so the launcher needs no instrumentation:
     to driver end-> run_all.sh exited (stage.exit, report.html)
     the wait     -> the inv process exited (noticing the end, final status and report)
 
-Measured (2026-12-03, the shared 2-core machine, load average about 2 from other jobs):
-aiohttp's loop 3.64 s, the same client as a program 4.18 s, inv run --wait 6.94 s =
-1.91x the loop (target 1.30x not met), 1.66x the program. Requests 3.73 s (1.02x the
-loop: the harness itself is not the gap); launcher 0.80 s, to harness 0.89 s, to driver
-end 0.80 s, the wait 0.40 s. What is left is mostly fixed cost that does not grow with
-the run: two Python start-ups with their imports (the launcher: invoke, pydantic, the
-docker SDK; the harness: aiohttp, pydantic), the container's start and teardown, and
-report.html's writing (2,000 samples).
+Measured (2026-12-03, the shared 2-core machine): aiohttp's loop 3.45 s, the client as a
+program 3.87 s, inv run --wait 5.51 s = 1.60x the loop (target 1.30x not met; it was
+1.91x before this session's changes), 1.42x the program. Launcher 0.81 s, to harness
+0.73 s, requests 3.45 s, to driver end 0.30 s, the wait 0.07 s. docs/architecture.md
+("The whole run's time") says what moved and what is left: mostly two Python start-ups
+with their imports and the container's start, which do not grow with the run.
 """
 
 from __future__ import annotations
