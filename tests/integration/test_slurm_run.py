@@ -155,6 +155,31 @@ def test_two_tasks_succeed_with_the_metrics_of_a_local_run(
     assert end == "COMPLETED"
 
 
+def test_status_names_the_report_job_that_still_runs_after_the_tasks(tmp_path, inv, slurm_cluster):
+    """Every task has ended but the report job is still in Slurm (held here, so the window
+    is not a race): inv status says so under the table and in --json; once the report
+    job has run, it says nothing more."""
+    with FakeEndpoint() as ep:
+        config = slurm_config(tmp_path, ep.chat_url, tasks=1, container_runtime="none")
+        assert inv("run", "--config", str(config), cwd=tmp_path).returncode == 0
+        folder = invocation_dir(tmp_path)
+        (report,) = report_ids(folder)
+        subprocess.run(["scontrol", "hold", report], check=True, capture_output=True)
+        try:
+            wait_for(lambda: status_json(inv, tmp_path)[0]["state"] == "SUCCEEDED", 120, 1)
+            shown = inv("status", cwd=tmp_path)
+            assert shown.returncode == 0, shown.stderr
+            said = f"every job has ended; still running: the report job (Slurm job {report}, "
+            assert said + "PENDING" in shown.stdout
+            data = json.loads(inv("status", "--json", cwd=tmp_path).stdout)
+            assert data["driver"].startswith(f"the report job (Slurm job {report}")
+        finally:
+            subprocess.run(["scontrol", "release", report], capture_output=True)
+        wait_for((folder / "logs" / "report.exit").exists, 60)
+    assert "still running" not in inv("status", cwd=tmp_path).stdout
+    assert json.loads(inv("status", "--json", cwd=tmp_path).stdout)["driver"] is None
+
+
 @pytest.mark.parametrize("runtime", ["docker", "podman"])
 def test_kill_mid_run_leaves_no_container_and_resume_completes(
     runtime, tmp_path, inv, slurm_cluster, request

@@ -164,3 +164,22 @@ def test_cli_missing_outputs(tmp_path, inv):
     result = inv("ls", "--outputs", str(tmp_path / "nowhere"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr and "inv run" in result.stderr
+
+
+def test_what_still_runs_after_every_job_has_ended_is_named(outputs):
+    """A Slurm report job still queued, or a local run_all.sh still writing report.html,
+    is named under the table once every job has ended (and in --json); with no driver,
+    nothing is said."""
+    import dataclasses
+
+    from proctor.launcher.jobs import invocations, status
+
+    inv = invocations.resolve(outputs, "aa22").invocation
+    snap = status.snapshot([inv])
+    rows = snap.of(inv)
+    driver = "the report job (Slurm job 42, PENDING)"
+    driven = dataclasses.replace(snap, drivers={inv.id: driver})
+    assert f"every job has ended; still running: {driver}" in views.status_table(inv, rows, driven)
+    assert "still running" not in views.status_table(inv, rows, snap)
+    assert json.loads(views.status_json(inv, rows, driven))["driver"] == driver
+    assert json.loads(views.status_json(inv, rows, snap))["driver"] is None

@@ -159,6 +159,9 @@ def status_table(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snaps
     ]
     if snapshot.warning:
         lines.append(f"\nwarning: {snapshot.warning}")
+    driver = snapshot.drivers.get(invocation.id)
+    if driver and rows and all(r.settled for r in rows):  # report.html, an export, ...
+        lines.append(f"\nevery job has ended; still running: {driver}")
     resume = f"inv resume --invocation {invocation.id}"
     if any(r.status.state == "LOST" for r in rows):
         lines.append(f"\nLOST: a job's script died; continue it with {resume}")
@@ -209,6 +212,7 @@ def status_json(invocation: Invocation, rows: Sequence[JobRow], snapshot: Snapsh
             "placement": placement(invocation),
             "counts": counts(rows),
             "warning": snapshot.warning,
+            "driver": snapshot.drivers.get(invocation.id),  # what still drives it, if anything
             "jobs": [row_dict(r) for r in rows],
         },
         indent=2,
