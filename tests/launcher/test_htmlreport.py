@@ -203,3 +203,16 @@ def test_the_page_data_is_json_that_javascript_parses(value):
     text = htmlreport._finite_dumps(value)
     parsed = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in {text}"))
     assert json.dumps(parsed) == json.dumps(htmlreport._finite(value))
+
+
+def test_getting_ready_never_fails_the_writer(tmp_path, monkeypatch):
+    """The rehearsal before go is best effort: an unreadable folder, or a render that fails
+    in any way, leaves the writer waiting for go as usual."""
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("half-written folder")
+
+    htmlreport._get_ready(tmp_path / "missing", htmlreport._template())
+    folder = make_invocation(tmp_path, "abcd5678", {"gsm8k": [sample("1", 1.0)]})
+    monkeypatch.setattr(htmlreport, "render", broken)
+    htmlreport._get_ready(folder, htmlreport._template())

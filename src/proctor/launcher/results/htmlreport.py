@@ -395,13 +395,14 @@ def _get_ready(folder: Path, template: Any) -> None:
     """Render the page of ``folder`` as it is now and throw it away, so that what writing
     it needs (imports, pydantic's deferred models, the journal line's among them, which an
     empty journal would not build) is ready before go; the real writing then costs only
-    itself. Best effort: a folder that cannot be read yet is read again after go."""
+    itself. Best effort, whatever goes wrong: a folder that cannot be read or rendered yet
+    is read again after go, and a failure there is reported as usual."""
     JournalLine.model_rebuild()
     try:
         from proctor.launcher.jobs import invocations
 
         render([collect(invocations.load(folder))], template)
-    except (ProctorError, OSError, ValueError):
+    except Exception:  # a rehearsal: it must never cost the real page
         pass
 
 
